@@ -1,0 +1,46 @@
+-- Database roles. Roles are cluster-wide, so creating them must tolerate another
+-- database (or a concurrent migrator) having created them first.
+--   spade_owner  owns every table and function; migrations run as it. NOLOGIN.
+--   spade_app    the API's runtime role: owns nothing, NOSUPERUSER, NOBYPASSRLS,
+--                only the DML grants it needs (given per table in later files).
+--   spade_admin  a role (never a flag) whose SELECT policies admit every row; only
+--                admin staff-only routes switch to it. NOLOGIN; spade_app may SET ROLE to it.
+--   spade_definer owns the narrow SECURITY DEFINER token-resolving functions, which
+--                must see a token's row before its tenant is known. NOLOGIN, BYPASSRLS.
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT * FROM (VALUES
+      ('spade_owner',   'NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'),
+      ('spade_app',     'LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT'),
+      ('spade_admin',   'NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'),
+      ('spade_definer', 'NOLOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE')
+    ) AS t(name, attrs)
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I %s', r.name, r.attrs);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL; -- created concurrently by a migrator in another database
+      END;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- The migrating user acts as spade_owner (migrations) and may switch to spade_app
+-- (the embedded database has one superuser); spade_app may switch to spade_admin.
+-- Memberships are cluster-wide too: a concurrent grant from another database is fine.
+DO $$
+BEGIN
+  EXECUTE format('GRANT spade_owner, spade_app, spade_definer TO %I', current_user);
+  GRANT spade_admin TO spade_app;
+EXCEPTION WHEN unique_violation OR duplicate_object OR serialization_failure THEN
+  NULL;
+END
+$$;
+
+GRANT USAGE, CREATE ON SCHEMA public TO spade_owner;
+GRANT USAGE ON SCHEMA public TO spade_app, spade_admin;
+GRANT USAGE, CREATE ON SCHEMA public TO spade_definer;

@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from './generated/prisma/client.ts';
+import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
+
+export type DatabaseTarget = { kind: 'postgres'; url: string; poolMax?: number } | { kind: 'pglite'; dataDir: string };
+
+/**
+ * The base Prisma client. It is unscoped: only packages/db and the API's plugins that open
+ * tenant units of work hold it; route handlers receive a scoped client instead.
+ */
+export type BasePrisma = PrismaClient;
+
+export interface Database {
+  readonly kind: DatabaseTarget['kind'];
+  readonly prisma: BasePrisma;
+  /** Runs `fn` with one raw connection (migrations, boot checks, notifications). */
+  withSql<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function targetFromEnv(env: { DATABASE_URL?: string | undefined; SPADE_DATA_DIR?: string | undefined }): DatabaseTarget {
+  if (env.DATABASE_URL) return { kind: 'postgres', url: env.DATABASE_URL };
+  return { kind: 'pglite', dataDir: env.SPADE_DATA_DIR || './.spade' };
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: target.url, max: target.poolMax ?? 10 });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    return {
+      kind: 'postgres',
+      prisma,
+      async withSql(fn) {
+        const client = await pool.connect();
+        try {
+          return await fn(pgExecutor(client));
+        } finally {
+          client.release();
+        }
+      },
+      async close() {
+        await prisma.$disconnect();
+        await pool.end();
+      },
+    };
+  }
+  if (!target.dataDir.startsWith('memory://')) await mkdir(target.dataDir, { recursive: true });
+  const pglite = await PGlite.create(target.dataDir);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: 'pglite',
+    prisma,
+    async withSql(fn) {
+      return fn(pgliteExecutor(pglite));
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { Prisma } from '../generated/prisma/client.ts';
+import { isApplyingContext, isUuid } from '../tenant-context.ts';
+
+/**
+ * Layer 3 of DESIGN.md §4: every operation on every tenant model, through a scoped client,
+ * is confined to one client. The runbook's version caught only findMany/updateMany/
+ * deleteMany/count and left single-row lookups to the route; this one leaves nothing out:
+ * an operation it does not know is refused, not passed through.
+ */
+
+/** The column that names a row's tenant, per model. */
+export const TENANT_MODELS: Readonly<Record<string, 'clientId' | 'id'>> = Object.freeze({
+  Client: 'id',
+  Contact: 'clientId',
+  StaffClientAssignment: 'clientId',
+  Cycle: 'clientId',
+  CycleRequest: 'clientId',
+  RequestItem: 'clientId',
+  File: 'clientId',
+  ContactSession: 'clientId',
+  AuditEvent: 'clientId',
+});
+
+/** Firm-wide models hold no tenant's data; a scoped client may reach them unchanged. */
+export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set(['StaffUser', 'StaffSession', 'RouteKillSwitch']);
+
+/** Fields whose value is a JSON document rather than a nested write. */
+const JSON_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = { AuditEvent: new Set(['eventDataJson']) };
+
+const WHERE_OPERATIONS = new Set([
+  'findUnique',
+  'findUniqueOrThrow',
+  'findFirst',
+  'findFirstOrThrow',
+  'findMany',
+  'count',
+  'aggregate',
+  'groupBy',
+  'update',
+  'updateMany',
+  'updateManyAndReturn',
+  'delete',
+  'deleteMany',
+  'upsert',
+]);
+const CREATE_OPERATIONS = new Set(['create', 'createMany', 'createManyAndReturn']);
+
+export class TenantScopeViolation extends Error {
+  override name = 'TenantScopeViolation';
+}
+
+type Args = Record<string, unknown> | undefined;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `{ set: … }`, `{ increment: … }` and friends update a column; anything else is a relation write. */
+const SCALAR_UPDATE_KEYS = new Set(['set', 'increment', 'decrement', 'multiply', 'divide', 'unset']);
+function isScalarUpdate(value: Record<string, unknown>): boolean {
+  const keys = Object.keys(value);
+  return keys.length === 1 && SCALAR_UPDATE_KEYS.has(keys[0] as string);
+}
+
+function scopedWhere(where: unknown, key: 'clientId' | 'id', clientId: string): Record<string, unknown> {
+  const base = isPlainObject(where) ? where : {};
+  const and = base.AND === undefined ? [] : Array.isArray(base.AND) ? base.AND : [base.AND];
+  return { ...base, AND: [...and, { [key]: clientId }] };
+}
+
+function checkedData(model: string, data: unknown, key: 'clientId' | 'id', clientId: string, inject: boolean): Record<string, unknown> {
+  if (!isPlainObject(data)) throw new TenantScopeViolation(`${model}: write data must be an object`);
+  const jsonFields = JSON_FIELDS[model];
+  for (const [field, value] of Object.entries(data)) {
+    if (isPlainObject(value) && !jsonFields?.has(field) && !isScalarUpdate(value)) {
+      throw new TenantScopeViolation(`${model}.${field}: nested writes are refused through a tenant-scoped client`);
+    }
+  }
+  if (key === 'id') {
+    if (inject) throw new TenantScopeViolation(`${model}: a tenant-scoped client cannot create clients`);
+    if (data.id !== undefined && data.id !== clientId) throw new TenantScopeViolation(`${model}: cannot change a client's id`);
+    return data;
+  }
+  const given = data[key];
+  if (given !== undefined && given !== clientId) {
+    throw new TenantScopeViolation(`${model}: ${key} ${inject ? 'of a new row' : 'change'} is outside the scoped client`);
+  }
+  return inject ? { ...data, [key]: clientId } : data;
+}
+
+/**
+ * The decision: the arguments an operation runs with inside `clientId`'s scope, or a
+ * TenantScopeViolation. Pure, so every branch is unit-tested without a database.
+ */
+export function scopeOperation(model: string | undefined, operation: string, args: Args, clientId: string): Args {
+  if (!isUuid(clientId)) throw new TenantScopeViolation('tenant scope needs a well-formed client id');
+  if (model === undefined) throw new TenantScopeViolation(`${operation}: raw queries are refused through a tenant-scoped client`);
+  if (FIRM_WIDE_MODELS.has(model)) return args;
+  const key = TENANT_MODELS[model];
+  if (key === undefined) throw new TenantScopeViolation(`${model}: not a known model; refusing to run it unscoped`);
+
+  const next: Record<string, unknown> = { ...(args ?? {}) };
+  if (WHERE_OPERATIONS.has(operation)) {
+    next.where = scopedWhere(next.where, key, clientId);
+    if (operation === 'upsert') {
+      next.create = checkedData(model, next.create, key, clientId, true);
+      next.update = checkedData(model, next.update, key, clientId, false);
+    } else if (next.data !== undefined) {
+      next.data = checkedData(model, next.data, key, clientId, false);
+    }
+    return next;
+  }
+  if (CREATE_OPERATIONS.has(operation)) {
+    next.data = Array.isArray(next.data)
+      ? next.data.map((row) => checkedData(model, row, key, clientId, true))
+      : checkedData(model, next.data, key, clientId, true);
+    return next;
+  }
+  throw new TenantScopeViolation(`${model}.${operation}: not a known operation; refusing to run it unscoped`);
+}
+
+function refuseRaw(operation: string): never {
+  throw new TenantScopeViolation(`${operation}: raw queries are refused through a tenant-scoped client`);
+}
+
+/** The Prisma extension that applies scopeOperation to every model operation. */
+export function withTenantScope(clientId: string) {
+  if (!isUuid(clientId)) throw new TenantScopeViolation('tenant scope needs a well-formed client id');
+  return Prisma.defineExtension({
+    name: 'tenant-scope',
+    query: {
+      $allModels: {
+        async $allOperations({ model, operation, args, query }) {
+          return query(scopeOperation(model, operation, args as Args, clientId) as typeof args);
+        },
+      },
+      $queryRaw: () => refuseRaw('$queryRaw'),
+      $executeRaw: ({ args, query }) => {
+        // The unit of work's own context statement (role + tenant) is the only exception.
+        if (isApplyingContext()) return query(args);
+        return refuseRaw('$executeRaw');
+      },
+      $queryRawUnsafe: () => refuseRaw('$queryRawUnsafe'),
+      $executeRawUnsafe: () => refuseRaw('$executeRawUnsafe'),
+    },
+  });
+}

@@ -1,0 +1,34 @@
+export { type BasePrisma, type Database, type DatabaseTarget, openDatabase, targetFromEnv } from './database.ts';
+export {
+  FIRM_WIDE_MODELS,
+  scopeOperation,
+  TENANT_MODELS,
+  TenantScopeViolation,
+  withTenantScope,
+} from './extensions/tenant-scope.ts';
+export { Prisma, type PrismaClient } from './generated/prisma/client.ts';
+export { loadMigrations, MIGRATIONS_DIR, type Migration, MigrationError, type MigrationReport, migrate } from './migrate.ts';
+export { hashPassword, hashToken, isWellFormedToken, newToken, verifyPassword } from './secrets.ts';
+export { DEMO, type SeedReport, seedDemo, storagePath } from './seed.ts';
+export { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
+export {
+  ADMIN_CONTEXT,
+  applyTenantContext,
+  clientContext,
+  clientsContext,
+  isUuid,
+  NO_TENANT,
+  type TenantContext,
+  TenantContextError,
+} from './tenant-context.ts';
+export {
+  beginClientUnitOfWork,
+  beginUnitOfWork,
+  inUnitOfWork,
+  type ScopedPrisma,
+  type ScopedTx,
+  scopedPrisma,
+  type TxClient,
+  type UnitOfWork,
+  type UnitOfWorkOptions,
+} from './unit-of-work.ts';

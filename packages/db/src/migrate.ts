@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SqlExecutor } from './sql-executor.ts';
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../migrations');
+
+/** One cluster-wide key: two migrators on the same database wait for each other. */
+const MIGRATION_LOCK_KEY = 0x5ade_0001;
+
+export interface Migration {
+  version: string;
+  sql: string;
+  sha256: string;
+}
+
+export interface MigrationReport {
+  applied: string[];
+  alreadyApplied: string[];
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const names = (await readdir(dir)).filter((name) => /^\d{4}_[a-z0-9_]+\.sql$/.test(name)).sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const sql = await readFile(path.join(dir, name), 'utf8');
+      return { version: name.replace(/\.sql$/, ''), sql, sha256: sha256(sql) };
+    }),
+  );
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Applies the forward-only SQL migrations in order: each file and its bookkeeping row in
+ * one transaction, under an advisory lock. A file whose content changed after it was
+ * applied stops the migrator before anything runs. Re-running is a no-op.
+ * The same code serves PostgreSQL (pg) and the embedded PGlite.
+ */
+export async function migrate(sql: SqlExecutor, migrations?: Migration[]): Promise<MigrationReport> {
+  const files = migrations ?? (await loadMigrations());
+  await sql.exec(`
+    CREATE TABLE IF NOT EXISTS spade_migrations (
+      version    text PRIMARY KEY,
+      sha256     text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  await sql.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    const rows = await sql.query<{ version: string; sha256: string }>('SELECT version, sha256 FROM spade_migrations');
+    const recorded = new Map(rows.map((row) => [row.version, row.sha256]));
+    for (const file of files) {
+      const hash = recorded.get(file.version);
+      if (hash !== undefined && hash !== file.sha256) {
+        throw new MigrationError(
+          `Migration ${file.version} was edited after it was applied (recorded sha256 ${hash.slice(0, 12)}…, ` +
+            `file now ${file.sha256.slice(0, 12)}…). Migrations are forward-only: restore the file and add a new one.`,
+        );
+      }
+    }
+    const report: MigrationReport = { applied: [], alreadyApplied: [] };
+    for (const file of files) {
+      if (recorded.has(file.version)) {
+        report.alreadyApplied.push(file.version);
+        continue;
+      }
+      await sql.exec('BEGIN');
+      try {
+        await sql.exec(file.sql);
+        // A file may `SET LOCAL ROLE spade_owner`; the bookkeeping row is the migrator's own.
+        await sql.exec('RESET ROLE');
+        await sql.query('INSERT INTO spade_migrations (version, sha256) VALUES ($1, $2)', [file.version, file.sha256]);
+        await sql.exec('COMMIT');
+      } catch (error) {
+        await sql.exec('ROLLBACK');
+        throw new MigrationError(`Migration ${file.version} failed and was rolled back: ${(error as Error).message}`);
+      }
+      report.applied.push(file.version);
+    }
+    return report;
+  } finally {
+    await sql.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+}

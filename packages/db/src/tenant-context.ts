@@ -1,0 +1,60 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TxClient } from './unit-of-work.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/**
+ * Whose rows a unit of work may touch. `clientIds` is exactly the set RLS admits; an empty
+ * list admits nothing. `role` is the database role the transaction runs as: `spade_app`
+ * for everything, `spade_admin` only for admin staff-only routes (its policies admit all rows).
+ */
+export interface TenantContext {
+  role: 'spade_app' | 'spade_admin';
+  clientIds: readonly string[];
+}
+
+export class TenantContextError extends Error {
+  override name = 'TenantContextError';
+}
+
+/** A context for one client. Anything but a well-formed uuid is refused, never widened. */
+export function clientContext(clientId: unknown): TenantContext {
+  if (!isUuid(clientId)) throw new TenantContextError('A tenant context needs one well-formed client id');
+  return { role: 'spade_app', clientIds: [clientId] };
+}
+
+export function clientsContext(clientIds: readonly unknown[]): TenantContext {
+  for (const id of clientIds) {
+    if (!isUuid(id)) throw new TenantContextError('A tenant context takes only well-formed client ids');
+  }
+  return { role: 'spade_app', clientIds: clientIds as string[] };
+}
+
+export const NO_TENANT: TenantContext = Object.freeze({ role: 'spade_app', clientIds: Object.freeze([]) as readonly string[] });
+
+export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_admin', clientIds: Object.freeze([]) as readonly string[] });
+
+/**
+ * Sets role and tenant for the rest of the transaction only (`set_config(…, true)`), so a
+ * pooled connection never carries one request's tenant into the next.
+ */
+export async function applyTenantContext(tx: TxClient, context: TenantContext): Promise<void> {
+  if (context.clientIds.some((id) => !isUuid(id))) throw new TenantContextError('malformed client id in context');
+  await applyingContext.run(true, async () => {
+    await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${context.clientIds.join(',')}, true)`;
+  });
+}
+
+/**
+ * The one raw statement a tenant-scoped client lets through is the context statement
+ * above; the extension recognises it by this module-private async context, which nothing
+ * outside this module can enter.
+ */
+const applyingContext = new AsyncLocalStorage<true>();
+export function isApplyingContext(): boolean {
+  return applyingContext.getStore() === true;
+}
