@@ -62,11 +62,20 @@ CREATE FUNCTION spade_resolve_contact_session(p_token_hash text)
       AND c.deleted_at IS NULL
   $$;
 
-GRANT SELECT ON cycle_requests, contact_sessions, contacts TO spade_definer;
-REVOKE ALL ON FUNCTION spade_resolve_magic_link(text), spade_resolve_contact_session(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION spade_resolve_magic_link(text), spade_resolve_contact_session(text) TO spade_app;
+-- Which clients a staff member serves: needed to build a staff request's tenant context.
+CREATE FUNCTION spade_staff_client_ids(p_staff_user_id uuid)
+  RETURNS SETOF uuid
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$
+    SELECT a.client_id FROM staff_client_assignments a WHERE a.staff_user_id = p_staff_user_id
+  $$;
+
+GRANT SELECT ON cycle_requests, contact_sessions, contacts, staff_client_assignments TO spade_definer;
+REVOKE ALL ON FUNCTION spade_resolve_magic_link(text), spade_resolve_contact_session(text), spade_staff_client_ids(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION spade_resolve_magic_link(text), spade_resolve_contact_session(text), spade_staff_client_ids(uuid) TO spade_app;
 
 -- Handing a function to another role needs the migrating user's own membership.
 RESET ROLE;
 ALTER FUNCTION spade_resolve_magic_link(text) OWNER TO spade_definer;
 ALTER FUNCTION spade_resolve_contact_session(text) OWNER TO spade_definer;
+ALTER FUNCTION spade_staff_client_ids(uuid) OWNER TO spade_definer;

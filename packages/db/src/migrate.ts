@@ -45,15 +45,18 @@ function sha256(text: string): string {
  * The same code serves PostgreSQL (pg) and the embedded PGlite.
  */
 export async function migrate(sql: SqlExecutor, migrations?: Migration[]): Promise<MigrationReport> {
-  const files = migrations ?? (await loadMigrations());
-  await sql.exec(`
-    CREATE TABLE IF NOT EXISTS spade_migrations (
-      version    text PRIMARY KEY,
-      sha256     text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`);
+  // The hash is taken of the SQL that would run, never trusted from the caller's list.
+  const files = (migrations ?? (await loadMigrations())).map((file) => ({ ...file, sha256: sha256(file.sql) }));
+  // Lock first: two concurrent `CREATE TABLE IF NOT EXISTS` on a fresh database race on
+  // the catalog (duplicate key in pg_type_typname_nsp_index) and one migrator fails.
   await sql.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
+    await sql.exec(`
+      CREATE TABLE IF NOT EXISTS spade_migrations (
+        version    text PRIMARY KEY,
+        sha256     text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
     const rows = await sql.query<{ version: string; sha256: string }>('SELECT version, sha256 FROM spade_migrations');
     const recorded = new Map(rows.map((row) => [row.version, row.sha256]));
     for (const file of files) {

@@ -1,0 +1,90 @@
+import type { Database } from '@breezycorp/db';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import audit from './plugins/audit.ts';
+import auth from './plugins/auth.ts';
+import errors from './plugins/errors.ts';
+import requestId, { requestIdFrom } from './plugins/request-id.ts';
+import requireClientScope from './plugins/require-client-scope.ts';
+import scopeEnforcer from './plugins/scope-enforcer.ts';
+import unitOfWork from './plugins/unit-of-work.ts';
+import routes from './routes/index.ts';
+import type { Mailer } from './services/mailer.ts';
+import { outboxMailer } from './services/mailer.ts';
+
+export interface AppDeps {
+  db: Database;
+  mailer?: Mailer;
+  /** Extra routes registered after the product's (tests use it for deliberately broken routes). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void>;
+  logger?: boolean | object;
+}
+
+/** A URL longer than this is refused with 400 before routing. */
+const MAX_URL_LENGTH = 4_096;
+
+/**
+ * Composes Spade's plugins and routes. It never listens (server.ts does), and it throws
+ * while booting if any route lacks a valid route scope.
+ */
+export async function buildApp(config: Config, deps: AppDeps) {
+  const app = Fastify({
+    logger: deps.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'],
+    },
+    genReqId: requestIdFrom,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      const error = new Error('URL too long') as Error & { statusCode: number };
+      error.statusCode = 400;
+      throw error;
+    }
+  });
+
+  await app.register(requestId);
+  await app.register(unitOfWork, { db: deps.db });
+  await app.register(errors, { sentryDsn: config.sentryDsn });
+  await app.register(cookie);
+  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  await app.register(rateLimit, { global: false });
+  await app.register(multipart, {
+    limits: { fileSize: config.upload.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 1024 },
+  });
+  await app.register(swagger, {
+    openapi: { info: { title: 'Spade API', version: '0.1.0' } },
+    transformObject: (documentObject) => {
+      const spec = (documentObject as { openapiObject: Record<string, unknown> }).openapiObject as {
+        paths?: Record<string, Record<string, Record<string, unknown>>>;
+      };
+      for (const entry of app.routeTable) {
+        const path = entry.url.replace(/:(\w+)/g, '{$1}');
+        const operation = spec.paths?.[path]?.[entry.method.toLowerCase()];
+        if (operation) operation['x-route-scope'] = entry.scope;
+      }
+      return spec;
+    },
+  });
+  await app.register(auth, { db: deps.db });
+  await app.register(scopeEnforcer);
+  await app.register(audit, { db: deps.db });
+  await app.register(requireClientScope);
+  await app.register(routes, { config, db: deps.db, mailer: deps.mailer ?? outboxMailer(config.outboxDir) });
+  if (deps.extraRoutes) await app.register(deps.extraRoutes);
+  await app.ready();
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,33 @@
+/** One error type; its code decides the HTTP status. Messages of 5xx never reach clients. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthenticated: 401,
+  csrf_failed: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  route_offline: 503,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.statusCode = ERROR_STATUS[code];
+  }
+}
+
+/** The same answer for every unknown, foreign or forbidden thing: existence is not disclosed. */
+export const notFound = () => new AppError('not_found', 'Not found');
+export const unauthenticated = () => new AppError('unauthenticated', 'Authentication required');

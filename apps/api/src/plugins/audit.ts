@@ -1,0 +1,103 @@
+import { type Database, inUnitOfWork, NO_TENANT, type Prisma } from '@breezycorp/db';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.ts';
+import { actorAuditFields } from '../tenancy/actor.ts';
+
+/** Every event type Spade writes. */
+export const AUDIT_EVENT_TYPES = [
+  'auth.login',
+  'auth.login_failed',
+  'auth.logout',
+  'session.revoked',
+  'magic_link.created',
+  'magic_link.rotated',
+  'magic_link.exchanged',
+  'magic_link.rejected',
+  'client.read',
+  'client.created',
+  'client.updated',
+  'contact.created',
+  'contact.updated',
+  'contact.deleted',
+  'staff_user.created',
+  'assignment.created',
+  'assignment.deleted',
+  'cycle.read',
+  'cycle.created',
+  'cycle.updated',
+  'request.created',
+  'request.read',
+  'request.cancelled',
+  'item.reviewed',
+  'file.uploaded',
+  'file.downloaded',
+  'file.deleted',
+  'cross_tenant_read',
+  'tenant_access_denied',
+  'authorization_unverified',
+  'leak.blocked',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export interface AuditInput {
+  eventType: AuditEventType;
+  entityType: string | null;
+  entityId: string | null;
+  /** Defaults to the client this request was asserted for. */
+  clientId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Writes an audit event in the request's own transaction: it commits with the work or not at all. */
+    audit(event: AuditInput): Promise<void>;
+    /** Several events in one statement, same transaction. */
+    auditMany(events: AuditInput[]): Promise<void>;
+    /**
+     * Writes a firm-wide event (client_id NULL) in its own transaction, so it is kept even
+     * when the request then fails (denials, failed logins, rejected links).
+     */
+    auditFirmWide(event: Omit<AuditInput, 'clientId'>): Promise<void>;
+  }
+}
+
+function row(request: FastifyRequest, event: AuditInput, clientId: string | null) {
+  return {
+    eventType: event.eventType,
+    ...actorAuditFields(request.actor),
+    clientId,
+    entityType: event.entityType,
+    entityId: event.entityId,
+    requestId: request.id,
+    eventDataJson: (event.data ?? {}) as Prisma.InputJsonObject,
+  };
+}
+
+export default fp<{ db: Database }>(
+  async (app, { db }) => {
+    app.decorateRequest('audit', async function (this: FastifyRequest, event: AuditInput) {
+      await this.auditMany([event]);
+    });
+    app.decorateRequest('auditMany', async function (this: FastifyRequest, events: AuditInput[]) {
+      if (events.length === 0) return;
+      const rows = events.map((event) => row(this, event, event.clientId === undefined ? this.assertedClientId : event.clientId));
+      if (this.tenantDb) {
+        // The scoped client injects the request's client; an event for any other is a bug.
+        if (rows.some((r) => r.clientId !== this.assertedClientId)) throw new AppError('internal', 'audit event for another client');
+        await this.tenantDb.auditEvent.createMany({ data: rows.map(({ clientId: _scoped, ...data }) => data) });
+      } else if (this.firmDb) {
+        await this.firmDb.auditEvent.createMany({ data: rows });
+      } else {
+        throw new AppError('internal', 'audit outside a unit of work');
+      }
+    });
+    app.decorateRequest('auditFirmWide', async function (this: FastifyRequest, event: Omit<AuditInput, 'clientId'>) {
+      const data = row(this, event, null);
+      // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.
+      await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));
+    });
+  },
+  { name: 'audit', dependencies: ['auth', 'unit-of-work'] },
+);

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import type { Database } from '@breezycorp/db';
+import { hashToken } from '@breezycorp/db';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
+
+export const STAFF_COOKIE = 'spade_session';
+export const CONTACT_COOKIE = 'spade_portal';
+/** Token prefixes tell staff sessions, contact sessions and magic links apart before any lookup. */
+export const TOKEN_PREFIX = { staff: 'sst_', contact: 'cst_', magicLink: 'mlk_' } as const;
+const TOKEN_BODY = /^[A-Za-z0-9_-]{43}$/;
+
+export function isTokenOf(kind: keyof typeof TOKEN_PREFIX, token: unknown): token is string {
+  return typeof token === 'string' && token.startsWith(TOKEN_PREFIX[kind]) && TOKEN_BODY.test(token.slice(4));
+}
+
+/** The CSRF token is derived from the session token, so it needs no storage (double submit). */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHash('sha256').update(`csrf:${sessionToken}`).digest('base64url');
+}
+
+interface Credential {
+  token: string;
+  viaCookie: boolean;
+}
+
+function credentialOf(request: FastifyRequest): Credential | null {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return { token: header.slice(7).trim(), viaCookie: false };
+  const staff = request.cookies[STAFF_COOKIE];
+  if (staff) return { token: staff, viaCookie: true };
+  const contact = request.cookies[CONTACT_COOKIE];
+  if (contact) return { token: contact, viaCookie: true };
+  return null;
+}
+
+/**
+ * Resolves `request.actor` from the database on every request — so the runbook's
+ * `UPDATE staff_sessions SET revoked_at = NOW()` and `UPDATE cycle_requests SET
+ * expires_at = NOW()` take effect on the very next request. A credential that is unknown,
+ * expired, revoked or malformed leaves the actor anonymous: every such case then gets the
+ * same 401 from the scope enforcer.
+ */
+export async function resolveActor(db: Database, credential: Credential | null): Promise<Actor> {
+  if (!credential) return ANONYMOUS;
+  const { token, viaCookie } = credential;
+  if (isTokenOf('staff', token)) {
+    const session = await db.prisma.staffSession.findUnique({
+      where: { tokenHash: hashToken(token) },
+      include: { staffUser: { select: { id: true, role: true, disabledAt: true } } },
+    });
+    if (!session || session.revokedAt !== null || session.expiresAt <= new Date() || session.staffUser.disabledAt !== null) {
+      return ANONYMOUS;
+    }
+    const role = session.staffUser.role === 'admin' ? 'admin' : 'staff';
+    const rows = await db.prisma.$queryRaw<
+      { client_id: string }[]
+    >`SELECT spade_staff_client_ids AS client_id FROM spade_staff_client_ids(${session.staffUserId}::uuid)`;
+    return {
+      kind: 'staff',
+      staffUserId: session.staffUserId,
+      role,
+      sessionId: session.id,
+      clientIds: rows.map((row) => row.client_id),
+      viaCookie,
+      csrfToken: csrfTokenFor(token),
+    };
+  }
+  if (isTokenOf('contact', token)) {
+    const rows = await db.prisma.$queryRaw<
+      { session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]
+    >`SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${hashToken(token)})`;
+    const row = rows[0];
+    if (!row) return ANONYMOUS;
+    return {
+      kind: 'contact',
+      contactId: row.contact_id,
+      clientId: row.client_id,
+      cycleRequestId: row.cycle_request_id,
+      sessionId: row.session_id,
+      viaCookie,
+      csrfToken: csrfTokenFor(token),
+    };
+  }
+  return ANONYMOUS;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor;
+    /** A credential was presented but did not resolve (unknown, expired, revoked, malformed). */
+    credentialRejected: boolean;
+  }
+}
+
+export default fp<{ db: Database }>(
+  async (app, { db }) => {
+    // Set on every request in onRequest below; null only before that hook runs.
+    app.decorateRequest('actor', null as never);
+    app.decorateRequest('credentialRejected', false);
+    app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.config.noDatabase) {
+        request.actor = ANONYMOUS;
+        return;
+      }
+      const credential = credentialOf(request);
+      request.actor = await resolveActor(db, credential);
+      request.credentialRejected = credential !== null && request.actor.kind === 'anonymous';
+    });
+  },
+  { name: 'auth', dependencies: ['@fastify/cookie'] },
+);

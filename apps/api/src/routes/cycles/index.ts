@@ -1,0 +1,210 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { notFound } from '../../errors.ts';
+import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { staffActor } from '../../tenancy/actors.ts';
+import { errors, isoDate, Timestamp, Uuid } from '../schemas.ts';
+
+const Kind = Type.Union([
+  Type.Literal('bookkeeping'),
+  Type.Literal('accounting'),
+  Type.Literal('tax'),
+  Type.Literal('corporate_secretarial'),
+  Type.Literal('payroll'),
+  Type.Literal('other'),
+]);
+const Status = Type.Union([Type.Literal('open'), Type.Literal('in_progress'), Type.Literal('closed')]);
+const DateOnly = Type.String({ format: 'date' });
+
+export const CycleView = Type.Object(
+  {
+    id: Uuid,
+    clientId: Uuid,
+    kind: Type.String(),
+    period: Type.String(),
+    title: Type.String(),
+    dueDate: Type.Union([DateOnly, Type.Null()]),
+    status: Type.String(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+type CycleRow = {
+  id: string;
+  clientId: string;
+  kind: string;
+  period: string;
+  title: string;
+  dueDate: Date | null;
+  status: string;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export function cycleView(c: CycleRow) {
+  return {
+    id: c.id,
+    clientId: c.clientId,
+    kind: c.kind,
+    period: c.period,
+    title: c.title,
+    dueDate: isoDate(c.dueDate),
+    status: c.status,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+const CycleParams = Type.Object({ clientId: Uuid, cycleId: Uuid }, { additionalProperties: false });
+const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+
+const cycles: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/api/clients/:clientId/cycles',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ClientParams,
+        querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const rows = await db.cycle.findMany({
+        where: request.query.status ? { status: request.query.status } : {},
+        orderBy: [{ dueDate: 'asc' }, { createdAt: 'asc' }],
+      });
+      // Every read of a cycle is audited, in lists too.
+      await request.auditMany(
+        rows.map((cycle) => ({ eventType: 'cycle.read', entityType: 'cycle', entityId: cycle.id, data: { via: 'list' } })),
+      );
+      return { cycles: rows.map(cycleView) };
+    },
+  );
+
+  app.post(
+    '/api/clients/:clientId/cycles',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ClientParams,
+        body: Type.Object(
+          {
+            kind: Kind,
+            period: Type.String({ minLength: 1, maxLength: 40 }),
+            title: Type.String({ minLength: 1, maxLength: 200 }),
+            dueDate: Type.Optional(DateOnly),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: CycleView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { kind, period, title, dueDate } = request.body;
+      const cycle = await tenantDb(request).cycle.create({
+        data: {
+          clientId: request.params.clientId,
+          kind,
+          period,
+          title,
+          dueDate: dueDate ? new Date(`${dueDate}T00:00:00Z`) : null,
+          createdBy: staffActor(request).staffUserId,
+        },
+      });
+      await request.audit({ eventType: 'cycle.created', entityType: 'cycle', entityId: cycle.id });
+      return reply.code(201).send(cycleView(cycle));
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/cycles/:cycleId',
+    { config: { routeScope: 'client-scoped' }, schema: { params: CycleParams, response: { 200: CycleView, ...errors } } },
+    async (request) => {
+      const cycle = await tenantDb(request).cycle.findUnique({ where: { id: request.params.cycleId } });
+      if (!cycle) throw notFound();
+      await request.audit({ eventType: 'cycle.read', entityType: 'cycle', entityId: cycle.id });
+      return cycleView(cycle);
+    },
+  );
+
+  app.patch(
+    '/api/clients/:clientId/cycles/:cycleId',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: CycleParams,
+        body: Type.Object(
+          {
+            title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            dueDate: Type.Optional(Type.Union([DateOnly, Type.Null()])),
+            status: Type.Optional(Status),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: CycleView, ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const { title, dueDate, status } = request.body;
+      const { count } = await db.cycle.updateMany({
+        where: { id: request.params.cycleId },
+        data: {
+          ...(title !== undefined && { title }),
+          ...(status !== undefined && { status }),
+          ...(dueDate !== undefined && { dueDate: dueDate ? new Date(`${dueDate}T00:00:00Z`) : null }),
+          updatedAt: new Date(),
+        },
+      });
+      if (count === 0) throw notFound();
+      const cycle = await db.cycle.findUniqueOrThrow({ where: { id: request.params.cycleId } });
+      await request.audit({
+        eventType: 'cycle.updated',
+        entityType: 'cycle',
+        entityId: cycle.id,
+        data: { fields: Object.keys(request.body) },
+      });
+      return cycleView(cycle);
+    },
+  );
+
+  app.get(
+    '/api/cycles/due-soon',
+    {
+      config: { routeScope: 'staff-only' },
+      schema: {
+        querystring: Type.Object({ days: Type.Integer({ minimum: 1, maximum: 365, default: 14 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const db = firmDb(request);
+      const until = new Date(Date.now() + request.query.days * 86_400_000);
+      // RLS admits only the clients this staff member serves.
+      const rows = await db.cycle.findMany({
+        where: { status: { not: 'closed' }, dueDate: { lte: until } },
+        orderBy: { dueDate: 'asc' },
+        take: 500,
+      });
+      // One cross_tenant_read per client whose data this list returned.
+      const perClient = new Map<string, string[]>();
+      for (const row of rows) perClient.set(row.clientId, [...(perClient.get(row.clientId) ?? []), row.id]);
+      await request.auditMany(
+        [...perClient].map(([clientId, cycleIds]) => ({
+          eventType: 'cross_tenant_read',
+          clientId,
+          entityType: 'cycle',
+          entityId: null,
+          data: { route: 'GET /api/cycles/due-soon', cycleIds },
+        })),
+      );
+      return { cycles: rows.map(cycleView) };
+    },
+  );
+};
+
+export default cycles;

@@ -1,0 +1,28 @@
+import type { Database } from '@breezycorp/db';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../errors.ts';
+import { ErrorBody } from './schemas.ts';
+
+const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
+
+const health: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+  app.get('/healthz', { config: { routeScope: 'public', noDatabase: true }, schema: { response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    { config: { routeScope: 'public', noDatabase: true }, schema: { response: { 200: Status, 503: ErrorBody } } },
+    async () => {
+      try {
+        await db.withSql((sql) => sql.query('SELECT 1'));
+      } catch {
+        throw new AppError('unavailable', 'Database unreachable');
+      }
+      return { status: 'ready' };
+    },
+  );
+  app.get('/openapi.json', { config: { routeScope: 'public', noDatabase: true }, schema: { hide: true } }, async () => app.swagger());
+};
+
+export default health;

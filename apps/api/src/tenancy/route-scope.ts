@@ -1,0 +1,25 @@
+/**
+ * The runbook's route scopes. Every route declares one in `config.routeScope`; a route
+ * without one, or with any other value, makes buildApp throw.
+ */
+export const ROUTE_SCOPES = ['public', 'staff-only', 'client-scoped'] as const;
+export type RouteScope = (typeof ROUTE_SCOPES)[number];
+
+export function isRouteScope(value: unknown): value is RouteScope {
+  return typeof value === 'string' && (ROUTE_SCOPES as readonly string[]).includes(value);
+}
+
+/** Which actors a client-scoped route admits. Contacts only ever reach their own request. */
+export type ClientRouteActor = 'staff' | 'contact';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    routeScope?: RouteScope;
+    /** client-scoped routes: which actor kinds may call it (default: staff only). */
+    actors?: readonly ClientRouteActor[];
+    /** admin staff only (on staff-only or client-scoped routes). */
+    adminOnly?: boolean;
+    /** Routes that need no database unit of work (health, OpenAPI). */
+    noDatabase?: boolean;
+  }
+}

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations, type Migration, MigrationError, migrate } from '../src/migrate.ts';
+import { pgExecutor } from '../src/sql-executor.ts';
+import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
+
+/** The tables of DESIGN.md §2: their names are part of the contract. */
+const DESIGN_TABLES = [
+  'audit_events',
+  'clients',
+  'contact_sessions',
+  'contacts',
+  'cycle_requests',
+  'cycles',
+  'files',
+  'request_items',
+  'route_kill_switches',
+  'staff_client_assignments',
+  'staff_sessions',
+  'staff_users',
+];
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+// Every test here gets its own empty database: the migrator's behaviour depends on what is
+// already recorded, so sharing one would make the tests depend on each other's order.
+const databases: TestDatabase[] = [];
+const clients: pg.Client[] = [];
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase('spade_test_migrate');
+  databases.push(db);
+  return db;
+}
+
+async function connect(db: TestDatabase): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: db.ownerUrl });
+  await client.connect();
+  clients.push(client);
+  return client;
+}
+
+async function recordedVersions(client: pg.Client): Promise<{ version: string; sha256: string }[]> {
+  const result = await client.query<{ version: string; sha256: string }>('SELECT version, sha256 FROM spade_migrations ORDER BY version');
+  return result.rows;
+}
+
+let files: Migration[];
+let allVersions: string[];
+
+beforeAll(async () => {
+  files = await loadMigrations();
+  allVersions = files.map((file) => file.version);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+  await Promise.all(databases.map((db) => db.drop()));
+});
+
+describe('migrate', () => {
+  it('applies every migration to an empty database and creates every table of the data model', async () => {
+    const client = await connect(await freshDatabase());
+
+    const report = await migrate(pgExecutor(client));
+
+    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security']);
+    expect(report.applied).toEqual(allVersions);
+    expect(report.alreadyApplied).toEqual([]);
+    const tables = await client.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    );
+    expect(tables.rows.map((row) => row.table_name)).toEqual([...DESIGN_TABLES, 'spade_migrations'].sort());
+    // The bookkeeping records exactly the content that ran, so a later edit is detectable.
+    expect(await recordedVersions(client)).toEqual(files.map((file) => ({ version: file.version, sha256: file.sha256 })));
+  });
+
+  it('is a no-op when re-applied to a migrated database', async () => {
+    const client = await connect(await freshDatabase());
+    await migrate(pgExecutor(client));
+    const before = await client.query('SELECT version, sha256, applied_at FROM spade_migrations ORDER BY version');
+
+    const report = await migrate(pgExecutor(client));
+
+    expect(report.applied).toEqual([]);
+    expect(report.alreadyApplied).toEqual(allVersions);
+    const after = await client.query('SELECT version, sha256, applied_at FROM spade_migrations ORDER BY version');
+    expect(after.rows).toEqual(before.rows);
+  });
+
+  it('refuses a migration whose text was edited after it was applied, naming the file, and runs nothing', async () => {
+    const client = await connect(await freshDatabase());
+    await migrate(pgExecutor(client));
+    const recorded = await recordedVersions(client);
+
+    // Only the sql text changes (the Migration's sha256 field is left stale): the migrator
+    // must judge the SQL it would run, not a checksum handed to it alongside.
+    const edited = (await loadMigrations()).map((file) =>
+      file.version === '0002_schema' ? { ...file, sql: `${file.sql}\nCREATE TABLE sneaky_edit (id int);\n` } : file,
+    );
+    const withNewFile = [...edited, { version: '0004_after_edit', sql: 'CREATE TABLE after_edit (id int);', sha256: sha256('x') }];
+
+    const attempt = migrate(pgExecutor(client), withNewFile);
+    await expect(attempt).rejects.toBeInstanceOf(MigrationError);
+    await expect(attempt).rejects.toThrow(/0002_schema was edited after it was applied/);
+    await expect(attempt).rejects.toThrow(/forward-only/);
+
+    // The refusal comes before anything runs: not even a later, new file is applied.
+    const leftovers = await client.query(`SELECT to_regclass('public.sneaky_edit') AS edited, to_regclass('public.after_edit') AS added`);
+    expect(leftovers.rows[0]).toEqual({ edited: null, added: null });
+    expect(await recordedVersions(client)).toEqual(recorded);
+  });
+
+  it('leaves nothing half-applied when a migration fails, and releases its lock', async () => {
+    const db = await freshDatabase();
+    const client = await connect(db);
+    await migrate(pgExecutor(client));
+    const brokenSql = 'CREATE TABLE half_done (id int); SELECT 1/0;';
+    const broken: Migration = { version: '9999_broken', sql: brokenSql, sha256: sha256(brokenSql) };
+
+    const attempt = migrate(pgExecutor(client), [...files, broken]);
+    await expect(attempt).rejects.toBeInstanceOf(MigrationError);
+    await expect(attempt).rejects.toThrow(/9999_broken failed and was rolled back: division by zero/);
+
+    const halfDone = await client.query(`SELECT to_regclass('public.half_done') AS table`);
+    expect(halfDone.rows[0]).toEqual({ table: null });
+    const brokenRows = await client.query(`SELECT 1 FROM spade_migrations WHERE version = '9999_broken'`);
+    expect(brokenRows.rowCount).toBe(0);
+    expect((await recordedVersions(client)).map((row) => row.version)).toEqual(allVersions);
+
+    // The advisory lock was released: a migrator on another connection is not blocked.
+    const other = await connect(db);
+    const report = await migrate(pgExecutor(other));
+    expect(report.applied).toEqual([]);
+  });
+
+  it('lets two concurrent migrators on one fresh database both succeed, applying each file exactly once', async () => {
+    // Several rounds: the race between the two is timing-dependent, one round may not hit it.
+    for (let round = 0; round < 4; round++) {
+      const db = await freshDatabase();
+      const [a, b] = await Promise.all([connect(db), connect(db)]);
+
+      const [reportA, reportB] = await Promise.all([migrate(pgExecutor(a)), migrate(pgExecutor(b))]);
+
+      const applied = [...reportA.applied, ...reportB.applied].sort();
+      expect(applied).toEqual(allVersions);
+      // The loser of the lock waits, then finds everything recorded.
+      expect([...reportA.alreadyApplied, ...reportB.alreadyApplied].sort()).toEqual(allVersions);
+      expect((await recordedVersions(a)).map((row) => row.version)).toEqual(allVersions);
+    }
+  });
+});

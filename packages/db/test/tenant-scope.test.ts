@@ -1,0 +1,378 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../src/database.ts';
+import { FIRM_WIDE_MODELS, scopeOperation, TENANT_MODELS, TenantScopeViolation, withTenantScope } from '../src/extensions/tenant-scope.ts';
+import { DEMO, seedDemo } from '../src/seed.ts';
+import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
+import { beginClientUnitOfWork, scopedPrisma } from '../src/unit-of-work.ts';
+
+/*
+ * Layer 3 of DESIGN.md §4. The decision (scopeOperation) is pure and tested branch by
+ * branch; the integration part proves the extension applies it to a real Prisma client,
+ * and that it stops a cross-tenant read on its own, with RLS out of the way.
+ */
+const ACME = DEMO.clients.acme;
+const BORNEO = DEMO.clients.borneo;
+
+const READ_AND_WHERE_WRITE_OPERATIONS = [
+  'findUnique',
+  'findUniqueOrThrow',
+  'findFirst',
+  'findFirstOrThrow',
+  'findMany',
+  'count',
+  'aggregate',
+  'groupBy',
+  'update',
+  'updateMany',
+  'updateManyAndReturn',
+  'delete',
+  'deleteMany',
+] as const;
+
+describe('scopeOperation (pure)', () => {
+  describe('operations with a where clause', () => {
+    for (const operation of READ_AND_WHERE_WRITE_OPERATIONS) {
+      it(`${operation} on a tenant model adds the scoped client to the where clause`, () => {
+        const args = { where: { id: 'x' } };
+        expect(scopeOperation('Cycle', operation, args, ACME)).toEqual({ where: { id: 'x', AND: [{ clientId: ACME }] } });
+      });
+    }
+
+    it('upsert scopes its where, injects clientId into create and checks update', () => {
+      const args = { where: { id: 'x' }, create: { title: 'new' }, update: { title: 'changed' } };
+      expect(scopeOperation('Cycle', 'upsert', args, ACME)).toEqual({
+        where: { id: 'x', AND: [{ clientId: ACME }] },
+        create: { title: 'new', clientId: ACME },
+        update: { title: 'changed' },
+      });
+    });
+
+    it('scopes Client by its own id, the tenant key of the tenant table', () => {
+      expect(scopeOperation('Client', 'findUnique', { where: { id: BORNEO } }, ACME)).toEqual({
+        where: { id: BORNEO, AND: [{ id: ACME }] },
+      });
+    });
+
+    it('scopes an operation called without arguments', () => {
+      expect(scopeOperation('Contact', 'findMany', undefined, ACME)).toEqual({ where: { AND: [{ clientId: ACME }] } });
+      expect(scopeOperation('AuditEvent', 'count', {}, ACME)).toEqual({ where: { AND: [{ clientId: ACME }] } });
+    });
+
+    it("keeps the caller's own AND conditions, as an object or a list, next to the tenant condition", () => {
+      expect(scopeOperation('Cycle', 'findMany', { where: { AND: { status: 'open' } } }, ACME)).toEqual({
+        where: { AND: [{ status: 'open' }, { clientId: ACME }] },
+      });
+      expect(scopeOperation('Cycle', 'findMany', { where: { AND: [{ status: 'open' }, { kind: 'tax' }] } }, ACME)).toEqual({
+        where: { AND: [{ status: 'open' }, { kind: 'tax' }, { clientId: ACME }] },
+      });
+    });
+
+    it("cannot be widened by the caller's own clientId or OR filter: the tenant condition is ANDed on", () => {
+      const scoped = scopeOperation('Cycle', 'findMany', { where: { clientId: BORNEO, OR: [{ clientId: BORNEO }] } }, ACME);
+      expect(scoped).toEqual({ where: { clientId: BORNEO, OR: [{ clientId: BORNEO }], AND: [{ clientId: ACME }] } });
+    });
+
+    it('passes other arguments (select, orderBy, data) through', () => {
+      const args = { where: { id: 'x' }, select: { id: true }, orderBy: { createdAt: 'desc' }, take: 5 };
+      expect(scopeOperation('File', 'findMany', args, ACME)).toEqual({ ...args, where: { id: 'x', AND: [{ clientId: ACME }] } });
+      expect(scopeOperation('RequestItem', 'updateMany', { where: {}, data: { status: 'accepted' } }, ACME)).toEqual({
+        where: { AND: [{ clientId: ACME }] },
+        data: { status: 'accepted' },
+      });
+    });
+
+    it('does not mutate the arguments it is given', () => {
+      const args = { where: { id: 'x', AND: [{ status: 'open' }] }, data: { title: 't' } };
+      const copy = structuredClone(args);
+      scopeOperation('Cycle', 'update', args, ACME);
+      expect(args).toEqual(copy);
+    });
+  });
+
+  describe('creates', () => {
+    it('create injects the scoped clientId', () => {
+      expect(scopeOperation('Cycle', 'create', { data: { title: 't' } }, ACME)).toEqual({ data: { title: 't', clientId: ACME } });
+    });
+
+    it('create accepts an explicit clientId equal to the scoped one', () => {
+      expect(scopeOperation('Cycle', 'create', { data: { title: 't', clientId: ACME } }, ACME)).toEqual({
+        data: { title: 't', clientId: ACME },
+      });
+    });
+
+    for (const operation of ['createMany', 'createManyAndReturn']) {
+      it(`${operation} injects the scoped clientId into every row`, () => {
+        const args = { data: [{ title: 'a' }, { title: 'b', clientId: ACME }], skipDuplicates: true };
+        expect(scopeOperation('Cycle', operation, args, ACME)).toEqual({
+          data: [
+            { title: 'a', clientId: ACME },
+            { title: 'b', clientId: ACME },
+          ],
+          skipDuplicates: true,
+        });
+      });
+
+      it(`${operation} with a single object injects the scoped clientId`, () => {
+        expect(scopeOperation('Cycle', operation, { data: { title: 'a' } }, ACME)).toEqual({ data: { title: 'a', clientId: ACME } });
+      });
+    }
+
+    it('refuses creating a client through a tenant-scoped client', () => {
+      expect(() => scopeOperation('Client', 'create', { data: { name: 'New Co' } }, ACME)).toThrow(/cannot create clients/);
+    });
+
+    it('refuses create data that is not an object', () => {
+      expect(() => scopeOperation('Cycle', 'create', {}, ACME)).toThrow(TenantScopeViolation);
+      expect(() => scopeOperation('Cycle', 'createMany', { data: [null] }, ACME)).toThrow(TenantScopeViolation);
+    });
+  });
+
+  describe('a different client id', () => {
+    const cases: [string, string, Record<string, unknown>][] = [
+      ['create', 'Cycle', { data: { title: 't', clientId: BORNEO } }],
+      ['createMany', 'Cycle', { data: [{ title: 'a' }, { title: 'b', clientId: BORNEO }] }],
+      ['createManyAndReturn', 'File', { data: [{ clientId: BORNEO }] }],
+      ['update', 'Cycle', { where: { id: 'x' }, data: { clientId: BORNEO } }],
+      ['update', 'Cycle', { where: { id: 'x' }, data: { clientId: { set: BORNEO } } }],
+      ['updateMany', 'Contact', { where: {}, data: { clientId: BORNEO } }],
+      ['updateManyAndReturn', 'Contact', { where: {}, data: { clientId: BORNEO } }],
+      ['upsert', 'Cycle', { where: { id: 'x' }, create: { clientId: BORNEO }, update: {} }],
+      ['upsert', 'Cycle', { where: { id: 'x' }, create: {}, update: { clientId: BORNEO } }],
+      ['update', 'Client', { where: { id: ACME }, data: { id: BORNEO } }],
+    ];
+    for (const [operation, model, args] of cases) {
+      it(`is rejected in ${model}.${operation} ${JSON.stringify(args.data ?? { create: args.create, update: args.update })}`, () => {
+        expect(() => scopeOperation(model, operation, args, ACME)).toThrow(TenantScopeViolation);
+      });
+    }
+  });
+
+  describe('nested writes', () => {
+    const cases: [string, string, Record<string, unknown>][] = [
+      ['create', 'CycleRequest', { data: { cycle: { connect: { id: 'x' } } } }],
+      ['create', 'Cycle', { data: { requests: { create: { tokenHash: 'h' } } } }],
+      ['update', 'RequestItem', { where: { id: 'x' }, data: { files: { deleteMany: {} } } }],
+      ['updateMany', 'Contact', { where: {}, data: { client: { connect: { id: BORNEO } } } }],
+      ['upsert', 'Cycle', { where: { id: 'x' }, create: { client: { connect: { id: BORNEO } } }, update: {} }],
+      ['createMany', 'File', { data: [{ item: { connect: { id: 'x' } } }] }],
+      ['update', 'Client', { where: { id: ACME }, data: { cycles: { create: { title: 't' } } } }],
+    ];
+    for (const [operation, model, args] of cases) {
+      it(`are rejected in ${model}.${operation}`, () => {
+        expect(() => scopeOperation(model, operation, args, ACME)).toThrow(/nested writes are refused/);
+      });
+    }
+
+    it('let scalar update operators and JSON documents through', () => {
+      expect(
+        scopeOperation('RequestItem', 'update', { where: { id: 'x' }, data: { position: { increment: 1 }, status: { set: 'accepted' } } }, ACME),
+      ).toEqual({ where: { id: 'x', AND: [{ clientId: ACME }] }, data: { position: { increment: 1 }, status: { set: 'accepted' } } });
+      expect(scopeOperation('AuditEvent', 'create', { data: { eventType: 'x', eventDataJson: { nested: { ok: true } } } }, ACME)).toEqual({
+        data: { eventType: 'x', eventDataJson: { nested: { ok: true } }, clientId: ACME },
+      });
+    });
+
+    it('let dates through: they are values, not relation writes', () => {
+      const dueDate = new Date('2026-12-31T00:00:00Z');
+      expect(scopeOperation('Cycle', 'update', { where: { id: 'x' }, data: { dueDate } }, ACME)).toEqual({
+        where: { id: 'x', AND: [{ clientId: ACME }] },
+        data: { dueDate },
+      });
+    });
+  });
+
+  describe('refusals', () => {
+    it('refuses an unknown model rather than running it unscoped', () => {
+      expect(() => scopeOperation('Invoice', 'findMany', {}, ACME)).toThrow(/Invoice: not a known model/);
+    });
+
+    it('refuses an unknown operation rather than running it unscoped', () => {
+      for (const operation of ['findRaw', 'aggregateRaw', 'somethingNew']) {
+        expect(() => scopeOperation('Cycle', operation, {}, ACME)).toThrow(/not a known operation/);
+      }
+    });
+
+    it('refuses raw queries (no model)', () => {
+      for (const operation of ['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe']) {
+        expect(() => scopeOperation(undefined, operation, {}, ACME)).toThrow(/raw queries are refused/);
+      }
+    });
+
+    for (const malformed of ['', '0', 'undefined', 'null', ' ', `${ACME},${BORNEO}`, `${ACME} `]) {
+      it(`refuses the malformed client id ${JSON.stringify(malformed)} instead of scoping to nothing or everything`, () => {
+        expect(() => scopeOperation('Cycle', 'findMany', {}, malformed)).toThrow(/well-formed client id/);
+        // Firm-wide models too: a broken scope is a bug wherever it shows up.
+        expect(() => scopeOperation('StaffUser', 'findMany', {}, malformed)).toThrow(TenantScopeViolation);
+        expect(() => withTenantScope(malformed)).toThrow(TenantScopeViolation);
+      });
+    }
+
+    it('refuses an undefined client id', () => {
+      expect(() => scopeOperation('Cycle', 'findMany', {}, undefined as unknown as string)).toThrow(TenantScopeViolation);
+    });
+  });
+
+  describe('firm-wide models', () => {
+    for (const model of ['StaffUser', 'StaffSession', 'RouteKillSwitch']) {
+      it(`${model} passes through unchanged`, () => {
+        const args = { where: { id: 'x' }, data: { name: 'n' } };
+        expect(scopeOperation(model, 'update', args, ACME)).toBe(args);
+        expect(scopeOperation(model, 'findMany', undefined, ACME)).toBeUndefined();
+      });
+    }
+
+    it('are exactly the models without a tenant column, and every tenant model is known', () => {
+      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['RouteKillSwitch', 'StaffSession', 'StaffUser']);
+      expect(Object.keys(TENANT_MODELS).sort()).toEqual([
+        'AuditEvent',
+        'Client',
+        'Contact',
+        'ContactSession',
+        'Cycle',
+        'CycleRequest',
+        'File',
+        'RequestItem',
+        'StaffClientAssignment',
+      ]);
+    });
+  });
+});
+
+describe('the tenant scope against PostgreSQL', () => {
+  let testDb: TestDatabase & { owner: Database };
+  let appDb: Database;
+  let storageDir: string;
+  let acmeCycleId: string;
+  let borneoCycleId: string;
+
+  beforeAll(async () => {
+    testDb = await createMigratedDatabase('spade_test_scope');
+    storageDir = await mkdtemp(path.join(os.tmpdir(), 'spade-scope-'));
+    await seedDemo(testDb.owner.prisma, { storageDir });
+    appDb = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 4 });
+    const cycles = await testDb.owner.prisma.cycle.findMany({ select: { id: true, clientId: true } });
+    acmeCycleId = cycles.find((cycle) => cycle.clientId === ACME)!.id;
+    borneoCycleId = cycles.find((cycle) => cycle.clientId === BORNEO)!.id;
+  });
+
+  afterAll(async () => {
+    await appDb?.close();
+    await testDb?.drop();
+    if (storageDir) await rm(storageDir, { recursive: true, force: true });
+  });
+
+  /** One Acme unit of work on the app role, always rolled back. */
+  async function asAcme<T>(fn: (tx: Awaited<ReturnType<typeof beginClientUnitOfWork>>['tx']) => Promise<T>): Promise<T> {
+    const unit = await beginClientUnitOfWork(appDb.prisma, ACME);
+    try {
+      return await fn(unit.tx);
+    } finally {
+      await unit.rollback();
+    }
+  }
+
+  it("finds nothing when an Acme unit of work looks up Borneo's cycle by id", async () => {
+    await asAcme(async (tx) => {
+      expect(await tx.cycle.findUnique({ where: { id: borneoCycleId } })).toBeNull();
+      expect(await tx.cycle.findFirst({ where: { id: borneoCycleId } })).toBeNull();
+      await expect(tx.cycle.findUniqueOrThrow({ where: { id: borneoCycleId } })).rejects.toThrow();
+      // The control: its own cycle is found the same way.
+      expect(await tx.cycle.findUnique({ where: { id: acmeCycleId } })).toMatchObject({ id: acmeCycleId, clientId: ACME });
+    });
+  });
+
+  it("lists only Acme's rows in an Acme unit of work", async () => {
+    await asAcme(async (tx) => {
+      const cycles = await tx.cycle.findMany();
+      expect(cycles.map((cycle) => cycle.clientId)).toEqual([ACME]);
+      const contacts = await tx.contact.findMany();
+      expect(contacts.length).toBeGreaterThan(0);
+      expect(new Set(contacts.map((contact) => contact.clientId))).toEqual(new Set([ACME]));
+      expect((await tx.client.findMany()).map((client) => client.id)).toEqual([ACME]);
+      expect(await tx.file.count()).toBe(1);
+    });
+  });
+
+  it('refuses to create a row for Borneo in an Acme unit of work', async () => {
+    await asAcme(async (tx) => {
+      await expect(tx.cycle.create({ data: { clientId: BORNEO, kind: 'tax', period: '2026', title: 'cross-tenant' } })).rejects.toThrow(
+        TenantScopeViolation,
+      );
+    });
+    expect(await testDb.owner.prisma.cycle.count({ where: { title: 'cross-tenant' } })).toBe(0);
+  });
+
+  it('creates an Acme row without naming the client: the scope injects it', async () => {
+    await asAcme(async (tx) => {
+      const created = await tx.cycle.create({ data: { kind: 'tax', period: '2026', title: 'injected' } as never });
+      expect(created.clientId).toBe(ACME);
+    });
+  });
+
+  it('refuses raw queries in a client unit of work', async () => {
+    await asAcme(async (tx) => {
+      await expect(tx.$queryRaw`SELECT id FROM cycles`).rejects.toThrow(TenantScopeViolation);
+      await expect(tx.$executeRaw`UPDATE cycles SET title = 'raw'`).rejects.toThrow(TenantScopeViolation);
+      await expect(tx.$queryRawUnsafe('SELECT id FROM cycles')).rejects.toThrow(TenantScopeViolation);
+    });
+  });
+
+  it("does not update Borneo's cycle from an Acme unit of work", async () => {
+    await asAcme(async (tx) => {
+      const result = await tx.cycle.updateMany({ where: { id: borneoCycleId }, data: { title: 'hijacked' } });
+      expect(result.count).toBe(0);
+    });
+    expect(await testDb.owner.prisma.cycle.count({ where: { title: 'hijacked' } })).toBe(0);
+  });
+
+  it("stops the cross-tenant lookup by itself, on the owner's connection where RLS does not apply", async () => {
+    // The owner is a superuser: RLS is bypassed, so only layer 3 stands between Acme and Borneo.
+    const owner = testDb.owner.prisma;
+    expect(await owner.cycle.findUnique({ where: { id: borneoCycleId } })).toMatchObject({ clientId: BORNEO });
+
+    const scoped = scopedPrisma(owner, ACME);
+    expect(await scoped.cycle.findUnique({ where: { id: borneoCycleId } })).toBeNull();
+    expect(await scoped.client.findUnique({ where: { id: BORNEO } })).toBeNull();
+    expect((await scoped.cycle.findMany()).map((cycle) => cycle.clientId)).toEqual([ACME]);
+    expect(await scoped.auditEvent.count({ where: { clientId: BORNEO } })).toBe(0);
+  });
+
+  /*
+   * KNOWN GAP of layer 3 (reported, not fixed here: src/extensions/tenant-scope.ts is out of
+   * this suite's remit). Firm-wide models pass through unchanged, and StaffUser has a relation
+   * back into a tenant model (assignments), so an include or a nested write that goes through
+   * StaffUser reaches every client. RLS (layer 4) still stops both inside a unit of work; the
+   * extension alone does not. `it.fails` keeps the suite green while the gap exists and turns
+   * red once it is closed — then drop `.fails`.
+   */
+  it.fails("KNOWN GAP: stops reading Borneo's rows through an include that passes a firm-wide model", async () => {
+    await testDb.owner.prisma.staffClientAssignment.upsert({
+      where: { clientId_staffUserId: { clientId: BORNEO, staffUserId: DEMO.staff.staff.id } },
+      create: { clientId: BORNEO, staffUserId: DEMO.staff.staff.id },
+      update: {},
+    });
+    const scoped = scopedPrisma(testDb.owner.prisma, ACME);
+    const assignments = await scoped.staffClientAssignment.findMany({
+      include: { staffUser: { include: { assignments: { include: { client: true } } } } },
+    });
+    const reached = assignments.flatMap((a) => a.staffUser.assignments.map((b) => b.client.id));
+    expect(reached).not.toContain(BORNEO);
+  });
+
+  it.fails('KNOWN GAP: refuses a nested write into a tenant model through a firm-wide model', async () => {
+    const scoped = scopedPrisma(testDb.owner.prisma, ACME);
+    try {
+      await expect(
+        scoped.staffUser.update({
+          where: { id: DEMO.staff.admin.id },
+          data: { assignments: { create: { clientId: BORNEO } } },
+        }),
+      ).rejects.toThrow(TenantScopeViolation);
+    } finally {
+      await testDb.owner.prisma.staffClientAssignment.deleteMany({ where: { clientId: BORNEO, staffUserId: DEMO.staff.admin.id } });
+    }
+  });
+});
