@@ -1,5 +1,4 @@
-import path from 'node:path';
-import type { DatabaseTarget } from '@breezycorp/db';
+import { type DatabaseTarget, dataPaths, targetFromEnv } from '@breezycorp/db';
 
 /** Every environment variable Spade reads, parsed and validated once at boot. */
 export interface Config {
@@ -60,23 +59,20 @@ const DEFAULT_CONTENT_TYPES = [
 ];
 
 export function parseConfig(env: Env = process.env): Config {
-  const dataDir = path.resolve(env.SPADE_DATA_DIR || './.spade');
-  let database: DatabaseTarget;
-  let ownerDatabase: DatabaseTarget;
+  const { dataDir, storageDir, outboxDir } = dataPaths(env);
+  const ownerDatabase = targetFromEnv(env);
+  let database: DatabaseTarget = ownerDatabase;
   if (env.DATABASE_URL) {
     try {
       new URL(env.DATABASE_URL);
     } catch {
       throw new ConfigError('DATABASE_URL is not a valid URL');
     }
-    ownerDatabase = { kind: 'postgres', url: env.DATABASE_URL };
     database = {
       kind: 'postgres',
       url: env.SPADE_APP_DATABASE_URL || appDatabaseUrl(env.DATABASE_URL, env.SPADE_APP_DB_PASSWORD),
       poolMax: int(env, 'SPADE_DB_POOL_MAX', 16),
     };
-  } else {
-    ownerDatabase = database = { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
   }
   const port = int(env, 'PORT', 3000, 0);
   return {
@@ -85,8 +81,8 @@ export function parseConfig(env: Env = process.env): Config {
     database,
     ownerDatabase,
     dataDir,
-    storageDir: path.join(dataDir, 'files'),
-    outboxDir: path.join(dataDir, 'outbox'),
+    storageDir,
+    outboxDir,
     publicBaseUrl: env.SPADE_PUBLIC_URL || `http://localhost:${port}`,
     staffSessionTtlMs: int(env, 'SPADE_STAFF_SESSION_HOURS', 12) * 3600_000,
     contactSessionTtlMs: int(env, 'SPADE_CONTACT_SESSION_HOURS', 4) * 3600_000,

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -22,9 +23,23 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function targetFromEnv(env: { DATABASE_URL?: string | undefined; SPADE_DATA_DIR?: string | undefined }): DatabaseTarget {
+type DataEnv = { DATABASE_URL?: string | undefined; SPADE_DATA_DIR?: string | undefined };
+
+/** Where the embedded database, stored files and the outbox live (SPADE_DATA_DIR, default ./.spade). */
+export function dataPaths(env: DataEnv) {
+  const dataDir = path.resolve(env.SPADE_DATA_DIR || './.spade');
+  return {
+    dataDir,
+    pgliteDir: path.join(dataDir, 'pglite'),
+    storageDir: path.join(dataDir, 'files'),
+    outboxDir: path.join(dataDir, 'outbox'),
+  };
+}
+
+/** The owner's database: DATABASE_URL, else the embedded PGlite under SPADE_DATA_DIR. */
+export function targetFromEnv(env: DataEnv): DatabaseTarget {
   if (env.DATABASE_URL) return { kind: 'postgres', url: env.DATABASE_URL };
-  return { kind: 'pglite', dataDir: env.SPADE_DATA_DIR || './.spade' };
+  return { kind: 'pglite', dataDir: dataPaths(env).pgliteDir };
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {

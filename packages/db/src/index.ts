@@ -1,4 +1,4 @@
-export { type BasePrisma, type Database, type DatabaseTarget, openDatabase, targetFromEnv } from './database.ts';
+export { type BasePrisma, type Database, type DatabaseTarget, dataPaths, openDatabase, targetFromEnv } from './database.ts';
 export {
   FIRM_WIDE_MODELS,
   scopeOperation,

@@ -179,9 +179,10 @@ describe('row-level security as spade_app', () => {
         expect(acmeRows, table).toBeGreaterThan(0);
         expect(othersRows, table).toBeGreaterThan(0);
         expect(await count(app, `SELECT count(*)::int AS n FROM ${table}`), table).toBe(acmeRows);
-        expect(await count(app, `SELECT count(*)::int AS n FROM ${table} WHERE ${column} IS DISTINCT FROM $1`, [DEMO.clients.acme]), table).toBe(
-          0,
-        );
+        expect(
+          await count(app, `SELECT count(*)::int AS n FROM ${table} WHERE ${column} IS DISTINCT FROM $1`, [DEMO.clients.acme]),
+          table,
+        ).toBe(0);
       }
     });
   });
@@ -239,7 +240,9 @@ describe('the row-level security catalog', () => {
     expect(tables).toEqual(Object.keys(TENANT_TABLES).sort());
 
     for (const table of tables) {
-      const rls = await owner.query(`SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass`, [`public.${table}`]);
+      const rls = await owner.query(`SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass`, [
+        `public.${table}`,
+      ]);
       expect(rls.rows[0], table).toEqual({ relrowsecurity: true, relforcerowsecurity: true });
 
       const policies = await owner.query<{ polcmd: string; polpermissive: boolean; roles: string[]; qual: string; check: string }>(
@@ -268,5 +271,29 @@ describe('the row-level security catalog', () => {
     );
     expect(open.rows.length).toBeGreaterThan(0);
     for (const row of open.rows) expect(row.roles, `${row.table}.${row.polname}`).toEqual(['spade_admin']);
+  });
+
+  it('keeps every SECURITY DEFINER function narrow: owned by spade_definer, fixed search_path, executable by spade_app but not PUBLIC', async () => {
+    // They see rows before the tenant is known; a hijackable search_path or a PUBLIC grant would widen that.
+    const definers = await owner.query<{
+      name: string;
+      owner: string;
+      config: string[] | null;
+      public_execute: boolean;
+      app_execute: boolean;
+    }>(
+      `SELECT p.oid::regprocedure::text AS name, p.proowner::regrole::text AS owner, p.proconfig AS config,
+              EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                      WHERE acl.grantee = 0 AND acl.privilege_type = 'EXECUTE') AS public_execute,
+              has_function_privilege('spade_app', p.oid, 'EXECUTE') AS app_execute
+       FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1`,
+    );
+    expect(definers.rows.map((row) => row.name)).toEqual(
+      expect.arrayContaining(['spade_resolve_contact_session(text)', 'spade_resolve_magic_link(text)']),
+    );
+    for (const row of definers.rows) {
+      expect(row, row.name).toMatchObject({ owner: 'spade_definer', public_execute: false, app_execute: true });
+      expect(row.config ?? [], row.name).toContainEqual(expect.stringMatching(/^search_path=/));
+    }
   });
 });

@@ -35,7 +35,7 @@ interface PrismaModel {
 }
 
 /** A small parser for the subset of the Prisma schema language this schema uses. */
-export function parsePrismaSchema(text: string): PrismaModel[] {
+function parsePrismaSchema(text: string): PrismaModel[] {
   const models: PrismaModel[] = [];
   for (const match of text.matchAll(/^model\s+(\w+)\s*\{([\s\S]*?)^\}/gm)) {
     const name = match[1]!;
@@ -120,7 +120,13 @@ interface Catalog {
 
 async function readCatalog(client: pg.Client): Promise<Catalog> {
   const columns: Catalog['columns'] = new Map();
-  const columnRows = await client.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; datetime_precision: number | null }>(
+  const columnRows = await client.query<{
+    table_name: string;
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    datetime_precision: number | null;
+  }>(
     `SELECT c.table_name, c.column_name, c.data_type, c.is_nullable, c.datetime_precision
      FROM information_schema.columns c
      JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
@@ -154,7 +160,7 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
 }
 
 /** Every way schema.prisma and the database disagree, one line each; empty when they agree. */
-export function compareSchema(models: PrismaModel[], catalog: Catalog): string[] {
+function compareSchema(models: PrismaModel[], catalog: Catalog): string[] {
   const problems: string[] = [];
   const modelNames = new Set(models.map((model) => model.name));
   for (const model of models) {
@@ -182,13 +188,16 @@ export function compareSchema(models: PrismaModel[], catalog: Catalog): string[]
       if (typeof expected === 'string') {
         problems.push(`${where}: ${expected}`);
       } else {
-        if (column.dataType !== expected.dataType) problems.push(`${where}: column is ${column.dataType}, schema says ${expected.dataType}`);
+        if (column.dataType !== expected.dataType)
+          problems.push(`${where}: column is ${column.dataType}, schema says ${expected.dataType}`);
         if (expected.precision !== undefined && column.precision !== expected.precision) {
           problems.push(`${where}: precision ${column.precision}, schema says ${expected.precision}`);
         }
       }
       if (column.nullable !== field.optional) {
-        problems.push(`${where}: column is ${column.nullable ? 'nullable' : 'NOT NULL'}, field is ${field.optional ? 'optional' : 'required'}`);
+        problems.push(
+          `${where}: column is ${column.nullable ? 'nullable' : 'NOT NULL'}, field is ${field.optional ? 'optional' : 'required'}`,
+        );
       }
     }
     const idFields = model.fields.filter((field) => field.id).map((field) => field.column);
@@ -211,7 +220,8 @@ export function compareSchema(models: PrismaModel[], catalog: Catalog): string[]
       const where = `model ${model.name}: unique (${unique.columns.join(', ')}) as ${unique.map}`;
       if (!index || index.table !== model.table) problems.push(`${where}: no such unique index on ${model.table}`);
       else if (index.partial) problems.push(`${where}: the index is partial`);
-      else if (index.columns.join(',') !== unique.columns.join(',')) problems.push(`${where}: the index is on (${index.columns.join(', ')})`);
+      else if (index.columns.join(',') !== unique.columns.join(','))
+        problems.push(`${where}: the index is on (${index.columns.join(', ')})`);
     }
   }
   const mapped = new Set(models.map((model) => model.table));
@@ -237,7 +247,7 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-/** Runs `fn` on a changed schema inside a transaction that is rolled back (DDL is transactional). */
+/** Compares against the schema as changed by `ddl`, in a transaction rolled back afterwards (DDL is transactional). */
 async function withAlteredDatabase(ddl: string): Promise<string[]> {
   await client.query('BEGIN');
   try {
