@@ -12,14 +12,21 @@ import auth from './plugins/auth.ts';
 import errors from './plugins/errors.ts';
 import requestId, { requestIdFrom } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
+import responseGuard from './plugins/response-guard.ts';
 import scopeEnforcer from './plugins/scope-enforcer.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
 import routes from './routes/index.ts';
 import type { Mailer } from './services/mailer.ts';
 import { outboxMailer } from './services/mailer.ts';
+import { assertRuntimeRole } from './services/runtime-role.ts';
+import { ALL_LAYERS_ON, type IsolationLayers } from './tenancy/layers.ts';
 
 export interface AppDeps {
   db: Database;
+  /** Tests only: switch isolation layers off to prove each one alone (tenancy/layers.ts). */
+  layers?: Partial<IsolationLayers>;
+  /** Tests only: accept a runtime role that bypasses RLS (to prove the other layers without layer 4). */
+  unsafeSkipRuntimeRoleCheck?: boolean;
   mailer?: Mailer;
   /** Extra routes registered after the product's (tests use it for deliberately broken routes). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
@@ -34,6 +41,11 @@ const MAX_URL_LENGTH = 4_096;
  * while booting if any route lacks a valid route scope.
  */
 export async function buildApp(config: Config, deps: AppDeps) {
+  if (!deps.unsafeSkipRuntimeRoleCheck) await assertRuntimeRole(deps.db);
+  const layers: IsolationLayers = { ...ALL_LAYERS_ON, ...deps.layers };
+  if (!layers.rowLevelSecurity && !deps.unsafeSkipRuntimeRoleCheck) {
+    throw new Error('rowLevelSecurity can only be switched off together with unsafeSkipRuntimeRoleCheck (tests)');
+  }
   const app = Fastify({
     logger: deps.logger ?? {
       level: config.logLevel,
@@ -55,7 +67,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   });
 
   await app.register(requestId);
-  await app.register(unitOfWork, { db: deps.db });
+  await app.register(unitOfWork, { db: deps.db, layers });
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
@@ -78,9 +90,10 @@ export async function buildApp(config: Config, deps: AppDeps) {
     },
   });
   await app.register(auth, { db: deps.db });
-  await app.register(scopeEnforcer);
+  await app.register(scopeEnforcer, { enforceAtRequest: layers.routeScope });
   await app.register(audit, { db: deps.db });
-  await app.register(requireClientScope);
+  await app.register(requireClientScope, { layers });
+  if (layers.responseGuard) await app.register(responseGuard);
   await app.register(routes, { config, db: deps.db, mailer: deps.mailer ?? outboxMailer(config.outboxDir) });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);
   await app.ready();

@@ -2,7 +2,6 @@ import { type Database, migrate, openDatabase, seedDemo } from '@breezycorp/db';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { parseConfig } from './config.ts';
-import { assertRuntimeRole } from './services/runtime-role.ts';
 
 /** Process entry: config → database → app.listen, with graceful shutdown. */
 const config = parseConfig();
@@ -17,8 +16,7 @@ if (config.database.kind === 'pglite') {
 } else {
   db = await openDatabase(config.database);
 }
-await assertRuntimeRole(db);
-
+// buildApp refuses to boot if the runtime role could bypass row-level security.
 const app = await buildApp(config, { db });
 closeWithGrace({ delay: 10_000 }, async ({ err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error');

@@ -43,7 +43,9 @@ CREATE FUNCTION spade_resolve_magic_link(p_token_hash text)
   AS $$
     SELECT r.id, r.client_id, r.contact_id
     FROM cycle_requests r
+    JOIN contacts c ON c.client_id = r.client_id AND c.id = r.contact_id
     WHERE r.token_hash = p_token_hash AND r.status = 'open' AND r.expires_at > now()
+      AND c.deleted_at IS NULL
   $$;
 
 -- A contact session is valid only while its request is open and unexpired, so the

@@ -8,7 +8,7 @@ export {
 } from './extensions/tenant-scope.ts';
 export { Prisma, type PrismaClient } from './generated/prisma/client.ts';
 export { loadMigrations, MIGRATIONS_DIR, type Migration, MigrationError, type MigrationReport, migrate } from './migrate.ts';
-export { hashPassword, hashToken, isWellFormedToken, newToken, verifyPassword } from './secrets.ts';
+export { hashPassword, hashToken, isTokenOf, newToken, TOKEN_PREFIX, type TokenKind, verifyPassword } from './secrets.ts';
 export { DEMO, type SeedReport, seedDemo, storagePath } from './seed.ts';
 export { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
 export {

@@ -24,16 +24,21 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(expected, actual);
 }
 
-/** A bearer token: 32 random bytes (256 bits), base64url. Only its hash is ever stored. */
-export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+/** Token prefixes tell staff sessions, contact sessions and magic links apart before any lookup. */
+export const TOKEN_PREFIX = { staff: 'sst_', contact: 'cst_', magicLink: 'mlk_' } as const;
+export type TokenKind = keyof typeof TOKEN_PREFIX;
+const TOKEN_BODY = /^[A-Za-z0-9_-]{43}$/;
+
+/** A bearer token: a kind prefix and 32 random bytes (256 bits), base64url. Only its hash is ever stored. */
+export function newToken(kind: TokenKind): string {
+  return `${TOKEN_PREFIX[kind]}${randomBytes(32).toString('base64url')}`;
+}
+
+/** Cheap shape check so malformed tokens never reach the database. */
+export function isTokenOf(kind: TokenKind, token: unknown): token is string {
+  return typeof token === 'string' && token.startsWith(TOKEN_PREFIX[kind]) && TOKEN_BODY.test(token.slice(TOKEN_PREFIX[kind].length));
 }
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
-}
-
-/** Cheap shape check so malformed tokens never reach the database. */
-export function isWellFormedToken(token: unknown): token is string {
-  return typeof token === 'string' && /^[A-Za-z0-9_-]{43}$/.test(token);
 }

@@ -112,7 +112,7 @@ export async function seedDemo(prisma: BasePrisma, options: { storageDir: string
         },
       });
       const requestId = demoId(c.id, 'request:2026-10');
-      const token = newToken();
+      const token = newToken('magicLink');
       await tx.cycleRequest.create({
         data: {
           id: requestId,

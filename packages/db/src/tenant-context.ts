@@ -42,10 +42,12 @@ export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_admin',
  * Sets role and tenant for the rest of the transaction only (`set_config(…, true)`), so a
  * pooled connection never carries one request's tenant into the next.
  */
-export async function applyTenantContext(tx: TxClient, context: TenantContext): Promise<void> {
+export async function applyTenantContext(tx: TxClient, context: TenantContext, unsafeKeepConnectionRole = false): Promise<void> {
   if (context.clientIds.some((id) => !isUuid(id))) throw new TenantContextError('malformed client id in context');
+  const ids = context.clientIds.join(',');
   await applyingContext.run(true, async () => {
-    await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${context.clientIds.join(',')}, true)`;
+    if (unsafeKeepConnectionRole) await tx.$executeRaw`SELECT set_config('app.client_ids', ${ids}, true)`;
+    else await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${ids}, true)`;
   });
 }
 

@@ -20,6 +20,12 @@ export interface UnitOfWorkOptions {
   timeoutMs?: number;
   /** How long to wait for a pooled connection (ms). */
   maxWaitMs?: number;
+  /**
+   * Tests only: keep the connection's own role instead of switching to the context's. On an
+   * owner (superuser) connection this switches row-level security off, to prove the other
+   * layers without it.
+   */
+  unsafeKeepConnectionRole?: boolean;
 }
 
 /** A base client whose every model operation is confined to one client (layer 3). */
@@ -77,7 +83,7 @@ async function begin<Tx>(client: Transactional<Tx>, context: TenantContext, opti
   });
   const settled = client.$transaction(
     async (tx) => {
-      await applyTenantContext(tx as never, context);
+      await applyTenantContext(tx as never, context, options.unsafeKeepConnectionRole === true);
       ready(tx);
       if (!(await finished)) throw new Rollback('unit of work rolled back');
     },

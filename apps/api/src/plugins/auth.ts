@@ -1,19 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '@breezycorp/db';
-import { hashToken } from '@breezycorp/db';
+import { hashToken, isTokenOf } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
 
 export const STAFF_COOKIE = 'spade_session';
 export const CONTACT_COOKIE = 'spade_portal';
-/** Token prefixes tell staff sessions, contact sessions and magic links apart before any lookup. */
-export const TOKEN_PREFIX = { staff: 'sst_', contact: 'cst_', magicLink: 'mlk_' } as const;
-const TOKEN_BODY = /^[A-Za-z0-9_-]{43}$/;
-
-export function isTokenOf(kind: keyof typeof TOKEN_PREFIX, token: unknown): token is string {
-  return typeof token === 'string' && token.startsWith(TOKEN_PREFIX[kind]) && TOKEN_BODY.test(token.slice(4));
-}
 
 /** The CSRF token is derived from the session token, so it needs no storage (double submit). */
 export function csrfTokenFor(sessionToken: string): string {

@@ -1,3 +1,4 @@
+import { TenantContextError, TenantScopeViolation } from '@breezycorp/db';
 import * as Sentry from '@sentry/node';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -24,6 +25,11 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export function classify(error: FastifyError | Error): { code: ErrorCode; message: string } {
   if (error instanceof AppError) return { code: error.code, message: error.message };
+  // A unique violation: say that it conflicts, never with what (it could be another tenant's value).
+  if ((error as { code?: unknown }).code === 'P2002') return { code: 'conflict', message: 'Conflicts with an existing record' };
+  // A Prisma "record not found" (update/delete of a row the scope cannot see) is a 404.
+  if ((error as { code?: unknown }).code === 'P2025') return { code: 'not_found', message: 'Not found' };
+  if (error instanceof TenantScopeViolation || error instanceof TenantContextError) return { code: 'not_found', message: 'Not found' };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return { code: 'validation_failed', message: error.message };
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;

@@ -30,8 +30,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * the scope: anonymous on a non-public route → 401; a contact on a staff-only route → 404.
  * Cookie-authenticated unsafe requests must carry the CSRF header.
  */
-export default fp(
-  async (app) => {
+export default fp<{ enforceAtRequest: boolean }>(
+  async (app, { enforceAtRequest }) => {
     app.decorate('routeTable', [] as RouteTableEntry[]);
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -56,7 +56,7 @@ export default fp(
       }
     });
     app.addHook('onRequest', async (request) => {
-      if (request.is404) return;
+      if (request.is404 || !enforceAtRequest) return;
       const { routeScope: scope, adminOnly } = request.routeOptions.config;
       // Unreachable after the boot check; kept so an unknown scope can never mean "open".
       if (!isRouteScope(scope)) throw new AppError('internal', 'route without scope');

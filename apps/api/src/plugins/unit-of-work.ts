@@ -2,6 +2,7 @@ import {
   ADMIN_CONTEXT,
   beginClientUnitOfWork,
   beginUnitOfWork,
+  clientContext,
   clientsContext,
   type Database,
   NO_TENANT,
@@ -13,9 +14,16 @@ import {
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
-import type { Actor } from '../tenancy/actor.ts';
+import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
+import type { IsolationLayers } from '../tenancy/layers.ts';
+
+export type PreCommitCheck = (request: FastifyRequest) => Promise<void>;
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Checks that run before a request's unit of work commits; a throw rolls it back. */
+    addPreCommitCheck(check: PreCommitCheck): void;
+  }
   interface FastifyRequest {
     unit: UnitOfWork<unknown> | null;
     /** Client-scoped routes: the scoped transaction client (RLS + tenant-scope extension). */
@@ -51,17 +59,29 @@ async function runRollbackActions(request: FastifyRequest) {
  * — before the first byte of the response leaves, so a failed audit insert fails the
  * request — and rolled back on any error or aborted request.
  */
-export default fp<{ db: Database }>(
-  async (app, { db }) => {
+export default fp<{ db: Database; layers: IsolationLayers }>(
+  async (app, { db, layers }) => {
+    const options = { unsafeKeepConnectionRole: !layers.rowLevelSecurity };
+    const preCommitChecks: PreCommitCheck[] = [];
+    app.decorate('addPreCommitCheck', (check: PreCommitCheck) => {
+      preCommitChecks.push(check);
+    });
     app.decorateRequest('unit', null);
     app.decorateRequest('tenantDb', null);
     app.decorateRequest('firmDb', null);
     app.decorateRequest('rollbackActions', null);
     app.decorateRequest('openClientUnit', async function (this: FastifyRequest, clientId: string) {
       if (this.unit) throw new AppError('internal', 'unit of work already open');
-      const unit = await beginClientUnitOfWork(db.prisma, clientId);
-      this.unit = unit;
-      this.tenantDb = unit.tx;
+      if (layers.tenantScope) {
+        const unit = await beginClientUnitOfWork(db.prisma, clientId, options);
+        this.unit = unit;
+        this.tenantDb = unit.tx;
+      } else {
+        // Layer 3 switched off (tests only): the same transaction without the extension.
+        const unit = await beginUnitOfWork(db.prisma, clientContext(clientId), options);
+        this.unit = unit;
+        this.tenantDb = unit.tx as unknown as ScopedTx;
+      }
     });
     app.decorateRequest('rollbackUnit', async function (this: FastifyRequest) {
       const unit = this.unit;
@@ -91,6 +111,14 @@ export default fp<{ db: Database }>(
     app.addHook('onSend', async (request) => {
       const unit = request.unit;
       if (!unit) return;
+      for (const check of preCommitChecks) {
+        try {
+          await check(request);
+        } catch (error) {
+          await request.rollbackUnit();
+          throw error;
+        }
+      }
       request.unit = null;
       try {
         await unit.commit();

@@ -2,10 +2,16 @@ import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Mailer } from '../services/mailer.ts';
+import audit from './audit/index.ts';
 import auth from './auth/index.ts';
 import clients from './clients/index.ts';
+import contacts from './contacts/index.ts';
 import cycles from './cycles/index.ts';
+import files from './files/index.ts';
 import health from './health.ts';
+import portal from './portal/index.ts';
+import requests from './requests/index.ts';
+import staff from './staff/index.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -19,6 +25,12 @@ const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   await app.register(auth, { config: deps.config });
   await app.register(clients);
   await app.register(cycles);
+  await app.register(contacts);
+  await app.register(staff);
+  await app.register(audit);
+  await app.register(requests, { config: deps.config, mailer: deps.mailer });
+  await app.register(files, { config: deps.config });
+  await app.register(portal, { config: deps.config, db: deps.db });
 };
 
 export default routes;

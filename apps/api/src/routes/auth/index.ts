@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
-import { csrfTokenFor, STAFF_COOKIE, TOKEN_PREFIX } from '../../plugins/auth.ts';
+import { csrfTokenFor, STAFF_COOKIE } from '../../plugins/auth.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actors.ts';
 import { errors, Ok, Timestamp, Uuid } from '../schemas.ts';
@@ -54,7 +54,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
         });
         throw new AppError('unauthenticated', 'Invalid email or password');
       }
-      const token = `${TOKEN_PREFIX.staff}${newToken()}`;
+      const token = newToken('staff');
       const expiresAt = new Date(Date.now() + config.staffSessionTtlMs);
       const session = await db.staffSession.create({ data: { staffUserId: user.id, tokenHash: hashToken(token), expiresAt } });
       request.actor = {

@@ -1,0 +1,178 @@
+import { Prisma } from '@breezycorp/db';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError, notFound } from '../../errors.ts';
+import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { ClientParams, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Email = Type.String({ format: 'email', maxLength: 254 });
+const Phone = Type.String({ minLength: 1, maxLength: 40, pattern: '^[0-9+()\\-. ]+$' });
+
+export const ContactView = Type.Object(
+  {
+    id: Uuid,
+    clientId: Uuid,
+    name: Type.String(),
+    email: Type.String(),
+    phone: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+type ContactRow = { id: string; clientId: string; name: string; email: string; phone: string | null; createdAt: Date; updatedAt: Date };
+
+export function contactView(c: ContactRow) {
+  return {
+    id: c.id,
+    clientId: c.clientId,
+    name: c.name,
+    email: c.email,
+    phone: c.phone,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+const ContactParams = Type.Object({ clientId: Uuid, contactId: Uuid }, { additionalProperties: false });
+
+/** The message names the field, never the value: a 409 must not echo what it collided with. */
+const duplicateEmail = () => new AppError('conflict', 'A contact with this email already exists for this client');
+
+/**
+ * Translates the unique index on (client_id, lower(email)) into a 409. The pre-check in
+ * the handlers answers the common case; this catches the race between two writers.
+ */
+function rethrowDuplicate(error: unknown): never {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw duplicateEmail();
+  throw error;
+}
+
+const contacts: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/api/clients/:clientId/contacts',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ClientParams,
+        response: { 200: Type.Object({ contacts: Type.Array(ContactView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const rows = await tenantDb(request).contact.findMany({ where: { deletedAt: null }, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+      // Every read of a contact is audited, in lists too.
+      await request.auditMany(
+        rows.map((contact) => ({ eventType: 'contact.read', entityType: 'contact', entityId: contact.id, data: { via: 'list' } })),
+      );
+      return { contacts: rows.map(contactView) };
+    },
+  );
+
+  app.post(
+    '/api/clients/:clientId/contacts',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ClientParams,
+        body: Type.Object({ name: Name, email: Email, phone: Type.Optional(Phone) }, { additionalProperties: false }),
+        response: { 201: ContactView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const db = tenantDb(request);
+      const email = request.body.email.trim();
+      const taken = await db.contact.findFirst({
+        where: { email: { equals: email, mode: 'insensitive' }, deletedAt: null },
+        select: { id: true },
+      });
+      if (taken) throw duplicateEmail();
+      const contact = await db.contact
+        .create({
+          data: { clientId: request.params.clientId, name: request.body.name.trim(), email, phone: request.body.phone ?? null },
+        })
+        .catch(rethrowDuplicate);
+      await request.audit({ eventType: 'contact.created', entityType: 'contact', entityId: contact.id });
+      return reply.code(201).send(contactView(contact));
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/contacts/:contactId',
+    { config: { routeScope: 'client-scoped' }, schema: { params: ContactParams, response: { 200: ContactView, ...errors } } },
+    async (request) => {
+      const contact = await tenantDb(request).contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
+      if (!contact) throw notFound();
+      await request.audit({ eventType: 'contact.read', entityType: 'contact', entityId: contact.id });
+      return contactView(contact);
+    },
+  );
+
+  app.patch(
+    '/api/clients/:clientId/contacts/:contactId',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ContactParams,
+        body: Type.Object(
+          { name: Type.Optional(Name), email: Type.Optional(Email), phone: Type.Optional(Type.Union([Phone, Type.Null()])) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: ContactView, ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const { contactId } = request.params;
+      const { name, phone } = request.body;
+      const email = request.body.email?.trim();
+      if (email !== undefined) {
+        const taken = await db.contact.findFirst({
+          where: { email: { equals: email, mode: 'insensitive' }, deletedAt: null, id: { not: contactId } },
+          select: { id: true },
+        });
+        if (taken) throw duplicateEmail();
+      }
+      const { count } = await db.contact
+        .updateMany({
+          where: { id: contactId, deletedAt: null },
+          data: {
+            ...(name !== undefined && { name: name.trim() }),
+            ...(email !== undefined && { email }),
+            ...(phone !== undefined && { phone }),
+            updatedAt: new Date(),
+          },
+        })
+        .catch(rethrowDuplicate);
+      if (count === 0) throw notFound();
+      const contact = await db.contact.findUniqueOrThrow({ where: { id: contactId } });
+      await request.audit({
+        eventType: 'contact.updated',
+        entityType: 'contact',
+        entityId: contact.id,
+        data: { fields: Object.keys(request.body) },
+      });
+      return contactView(contact);
+    },
+  );
+
+  app.delete(
+    '/api/clients/:clientId/contacts/:contactId',
+    { config: { routeScope: 'client-scoped' }, schema: { params: ContactParams, response: { 200: Ok, ...errors } } },
+    async (request) => {
+      // Soft delete: requests and sessions keep pointing at the row; the contact's portal
+      // session stops resolving (spade_resolve_contact_session checks deleted_at).
+      const now = new Date();
+      const { count } = await tenantDb(request).contact.updateMany({
+        where: { id: request.params.contactId, deletedAt: null },
+        data: { deletedAt: now, updatedAt: now },
+      });
+      if (count === 0) throw notFound();
+      await request.audit({ eventType: 'contact.deleted', entityType: 'contact', entityId: request.params.contactId });
+      return { ok: true as const };
+    },
+  );
+};
+
+export default contacts;

@@ -1,0 +1,142 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Config } from '../../config.ts';
+import { notFound } from '../../errors.ts';
+import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
+import { staffActor } from '../../tenancy/actors.ts';
+import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+
+export const FileView = Type.Object(
+  {
+    id: Uuid,
+    clientId: Uuid,
+    cycleId: Uuid,
+    requestItemId: Uuid,
+    filename: Type.String(),
+    contentType: Type.String(),
+    size: Type.Integer({ minimum: 0 }),
+    sha256: Type.String(),
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+export function fileView(f: {
+  id: string;
+  clientId: string;
+  cycleId: string;
+  requestItemId: string;
+  filename: string;
+  contentType: string;
+  size: bigint;
+  sha256: string;
+  createdAt: Date;
+}) {
+  return {
+    id: f.id,
+    clientId: f.clientId,
+    cycleId: f.cycleId,
+    requestItemId: f.requestItemId,
+    filename: f.filename,
+    contentType: f.contentType,
+    size: Number(f.size),
+    sha256: f.sha256,
+    createdAt: f.createdAt.toISOString(),
+  };
+}
+
+/** Upload routes answer 413 (too large) and 415 (type not accepted) besides the usual errors. */
+export const uploadErrors = { ...errors, 413: ErrorBody, 415: ErrorBody } as const;
+/** A download's 200 body is the file's bytes, streamed. */
+export const FileBytes = Type.String({ format: 'binary', description: 'The file, as an attachment' });
+
+const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }, { additionalProperties: false });
+const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
+const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+
+const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+  app.post(
+    '/api/clients/:clientId/requests/:requestId/items/:itemId/files',
+    {
+      config: { routeScope: 'client-scoped' },
+      // The body is multipart (streamed by storeUpload), so only the params are schema-validated.
+      schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
+    },
+    async (request, reply) => {
+      const db = tenantDb(request);
+      const { clientId, requestId, itemId } = request.params;
+      const item = await db.requestItem.findFirst({
+        where: { id: itemId, cycleRequestId: requestId },
+        select: { id: true, request: { select: { cycleId: true } } },
+      });
+      if (!item) throw notFound();
+      const row = await storeUpload(request, db, config, {
+        clientId,
+        cycleId: item.request.cycleId,
+        requestItemId: item.id,
+        uploadedBy: { type: 'staff', id: staffActor(request).staffUserId },
+      });
+      return reply.code(201).send(fileView(row));
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/files',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: ClientParams,
+        querystring: Type.Object({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const { itemId, requestId } = request.query;
+      const rows = await tenantDb(request).file.findMany({
+        where: {
+          deletedAt: null,
+          ...(itemId !== undefined && { requestItemId: itemId }),
+          ...(requestId !== undefined && { item: { cycleRequestId: requestId } }),
+        },
+        orderBy: { createdAt: 'asc' },
+        take: 1_000,
+      });
+      return { files: rows.map(fileView) };
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/files/:fileId/download',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { params: FileParams, response: { 200: FileBytes, ...errors } },
+    },
+    async (request, reply) => {
+      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      if (!file) throw notFound();
+      return sendStoredFile(request, reply, config, file);
+    },
+  );
+
+  app.delete(
+    '/api/clients/:clientId/files/:fileId',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { params: FileParams, response: { 200: Ok, ...errors } },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      // Soft delete: the bytes stay on disk (evidence, recovery); every read path excludes the row.
+      const { count } = await db.file.updateMany({
+        where: { id: request.params.fileId, deletedAt: null },
+        data: { deletedAt: new Date() },
+      });
+      if (count === 0) throw notFound();
+      await request.audit({ eventType: 'file.deleted', entityType: 'file', entityId: request.params.fileId });
+      return { ok: true as const };
+    },
+  );
+};
+
+export default files;

@@ -1,0 +1,236 @@
+import type { Database } from '@breezycorp/db';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Config } from '../../config.ts';
+import { AppError, notFound } from '../../errors.ts';
+import { CONTACT_COOKIE, csrfTokenFor } from '../../plugins/auth.ts';
+import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
+import { exchangeMagicLink, inspectMagicLink } from '../../services/magic-links.ts';
+import { contactActor } from '../../tenancy/actors.ts';
+import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
+import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
+import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+
+/** The contact sees their checklist and the outcome of each review, not which staff member reviewed it. */
+const PortalItemView = Type.Omit(ItemView, ['reviewedBy']);
+const PortalRequestView = Type.Object(
+  {
+    id: Uuid,
+    clientId: Uuid,
+    cycleId: Uuid,
+    status: Type.String(),
+    message: Type.Union([Type.String(), Type.Null()]),
+    expiresAt: Timestamp,
+    items: Type.Array(PortalItemView),
+  },
+  { additionalProperties: false },
+);
+
+const portalItemView = (item: ItemRow) => {
+  const { reviewedBy: _staffOnly, ...view } = itemView(item);
+  return view;
+};
+
+/** One answer for every bad link — unknown, malformed, expired, rotated or cancelled look alike. */
+const invalidLink = () => new AppError('unauthenticated', 'This link is invalid or has expired');
+const publicErrors = { 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody } as const;
+
+const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+const ItemParams = Type.Object({ clientId: Uuid, itemId: Uuid }, { additionalProperties: false });
+const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
+/** Any string up to the URL limit: a malformed token must get the same 401 as an unknown one, not a 400. */
+const LinkToken = Type.String({ minLength: 1, maxLength: 200 });
+const CONTACT_ONLY = { routeScope: 'client-scoped', actors: ['contact'] } as const;
+
+/** The contact's own request: their session is bound to it, and to them. */
+async function ownRequest(request: FastifyRequest) {
+  const actor = contactActor(request);
+  const found = await tenantDb(request).cycleRequest.findFirst({
+    where: { id: actor.cycleRequestId, contactId: actor.contactId },
+    select: { id: true, clientId: true, cycleId: true, status: true, message: true, expiresAt: true },
+  });
+  if (!found) throw notFound();
+  return found;
+}
+
+/** Files this contact uploaded to their own request's items, and nothing else. */
+function ownUploads(request: FastifyRequest) {
+  const actor = contactActor(request);
+  return {
+    uploadedByType: 'contact',
+    uploadedById: actor.contactId,
+    deletedAt: null,
+    item: { cycleRequestId: actor.cycleRequestId },
+  };
+}
+
+const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+  app.get(
+    '/api/portal/links/:token',
+    {
+      // The token is in the path: keep the request lines (which carry the URL) out of the logs.
+      logLevel: 'warn',
+      config: { routeScope: 'public', rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' } },
+      schema: {
+        params: Type.Object({ token: LinkToken }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ valid: Type.Literal(true), expiresAt: Timestamp }, { additionalProperties: false }),
+          ...publicErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      // Mail scanners prefetch links: this check writes nothing, not even an audit event.
+      const link = await inspectMagicLink(db, request.params.token);
+      if (!link) throw invalidLink();
+      reply.header('cache-control', 'no-store');
+      return { valid: true as const, expiresAt: link.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/api/portal/exchange',
+    {
+      config: { routeScope: 'public', rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' } },
+      schema: {
+        body: Type.Object({ token: LinkToken }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            {
+              clientId: Uuid,
+              requestId: Uuid,
+              contactId: Uuid,
+              sessionToken: Type.String(),
+              csrfToken: Type.String(),
+              expiresAt: Timestamp,
+            },
+            { additionalProperties: false },
+          ),
+          ...publicErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const grant = await exchangeMagicLink(db, request.body.token, {
+        sessionTtlMs: config.contactSessionTtlMs,
+        httpRequestId: request.id,
+      });
+      if (!grant) {
+        // Neither the token nor its hash goes into the event.
+        await request.auditFirmWide({
+          eventType: 'magic_link.rejected',
+          entityType: 'cycle_request',
+          entityId: null,
+          data: { ip: request.ip },
+        });
+        throw invalidLink();
+      }
+      reply
+        .setCookie(CONTACT_COOKIE, grant.sessionToken, {
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: config.cookieSecure,
+          path: '/api/portal',
+          expires: grant.expiresAt,
+        })
+        .header('cache-control', 'no-store');
+      return {
+        clientId: grant.clientId,
+        requestId: grant.cycleRequestId,
+        contactId: grant.contactId,
+        sessionToken: grant.sessionToken,
+        csrfToken: csrfTokenFor(grant.sessionToken),
+        expiresAt: grant.expiresAt.toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    '/api/portal/clients/:clientId/logout',
+    { config: CONTACT_ONLY, schema: { params: ClientParams, response: { 200: Ok, ...errors } } },
+    async (request, reply) => {
+      const actor = contactActor(request);
+      await tenantDb(request).contactSession.updateMany({
+        where: { id: actor.sessionId, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      await request.audit({ eventType: 'auth.logout', entityType: 'contact_session', entityId: actor.sessionId });
+      reply.clearCookie(CONTACT_COOKIE, { path: '/api/portal' });
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/portal/clients/:clientId/request',
+    { config: CONTACT_ONLY, schema: { params: ClientParams, response: { 200: PortalRequestView, ...errors } } },
+    async (request) => {
+      const own = await ownRequest(request);
+      const items = await tenantDb(request).requestItem.findMany({ where: { cycleRequestId: own.id }, orderBy: { position: 'asc' } });
+      await request.audit({ eventType: 'request.read', entityType: 'cycle_request', entityId: own.id });
+      return {
+        id: own.id,
+        clientId: own.clientId,
+        cycleId: own.cycleId,
+        status: own.status,
+        message: own.message,
+        expiresAt: own.expiresAt.toISOString(),
+        items: items.map(portalItemView),
+      };
+    },
+  );
+
+  app.post(
+    '/api/portal/clients/:clientId/items/:itemId/files',
+    {
+      config: CONTACT_ONLY,
+      // The body is multipart (streamed by storeUpload), so only the params are schema-validated.
+      schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
+    },
+    async (request, reply) => {
+      const actor = contactActor(request);
+      const db = tenantDb(request);
+      const own = await ownRequest(request);
+      // An item of any other request — even this client's — is not found.
+      const item = await db.requestItem.findFirst({ where: { id: request.params.itemId, cycleRequestId: own.id } });
+      if (!item) throw notFound();
+      if (item.status === 'accepted') throw new AppError('conflict', 'This item has already been accepted');
+      const row = await storeUpload(request, db, config, {
+        clientId: request.params.clientId,
+        cycleId: own.cycleId,
+        requestItemId: item.id,
+        uploadedBy: { type: 'contact', id: actor.contactId },
+      });
+      await db.requestItem.updateMany({ where: { id: item.id }, data: { status: 'submitted', updatedAt: new Date() } });
+      return reply.code(201).send(fileView(row));
+    },
+  );
+
+  app.get(
+    '/api/portal/clients/:clientId/files',
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        params: ClientParams,
+        response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const rows = await tenantDb(request).file.findMany({ where: ownUploads(request), orderBy: { createdAt: 'asc' }, take: 1_000 });
+      return { files: rows.map(fileView) };
+    },
+  );
+
+  app.get(
+    '/api/portal/clients/:clientId/files/:fileId/download',
+    { config: CONTACT_ONLY, schema: { params: FileParams, response: { 200: FileBytes, ...errors } } },
+    async (request, reply) => {
+      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
+      if (!file) throw notFound();
+      return sendStoredFile(request, reply, config, file);
+    },
+  );
+};
+
+export default portal;

@@ -1,0 +1,251 @@
+import { hashPassword, Prisma, type TxClient } from '@breezycorp/db';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError, notFound } from '../../errors.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { errors, iso, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
+
+/**
+ * Firm administration: staff users, their client assignments and their sessions. Every
+ * route here is admin-only; it runs as the spade_admin role (unit-of-work firmContext),
+ * which may read every row and write staff_users, assignments and staff_sessions.
+ * A non-admin gets the same 404 as for an unknown URL.
+ */
+
+const Role = Type.Union([Type.Literal('admin'), Type.Literal('staff')]);
+
+/** The whitelist of a staff user: never password_hash, never session tokens. */
+export const StaffUserView = Type.Object(
+  { id: Uuid, email: Type.String(), name: Type.String(), role: Role, disabledAt: NullableTimestamp, createdAt: Timestamp },
+  { additionalProperties: false },
+);
+
+const AssignmentView = Type.Object(
+  { id: Uuid, clientId: Uuid, clientName: Type.String(), staffUserId: Uuid, createdAt: Timestamp },
+  { additionalProperties: false },
+);
+
+const StaffUserParams = Type.Object({ staffUserId: Uuid }, { additionalProperties: false });
+const AssignmentParams = Type.Object({ staffUserId: Uuid, clientId: Uuid }, { additionalProperties: false });
+
+function staffUserView(user: { id: string; email: string; name: string; role: string; disabledAt: Date | null; createdAt: Date }) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role === 'admin' ? ('admin' as const) : ('staff' as const),
+    disabledAt: iso(user.disabledAt),
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+/** Selected explicitly, so the hash is never even loaded into the handler. */
+const STAFF_USER_FIELDS = { id: true, email: true, name: true, role: true, disabledAt: true, createdAt: true } as const;
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+}
+
+/** 404 for an unknown staff user; the check runs as spade_admin, which sees all of them. */
+async function requireStaffUser(db: TxClient, staffUserId: string) {
+  const user = await db.staffUser.findUnique({ where: { id: staffUserId }, select: STAFF_USER_FIELDS });
+  if (!user) throw notFound();
+  return user;
+}
+
+const staff: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/api/staff-users',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: { response: { 200: Type.Object({ staffUsers: Type.Array(StaffUserView) }, { additionalProperties: false }), ...errors } },
+    },
+    async (request) => {
+      const rows = await firmDb(request).staffUser.findMany({ select: STAFF_USER_FIELDS, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+      // Staff users are firm-wide records: one firm-wide event for the listing.
+      await request.audit({
+        eventType: 'staff_user.read',
+        entityType: 'staff_user',
+        entityId: null,
+        clientId: null,
+        data: { via: 'list', count: rows.length },
+      });
+      return { staffUsers: rows.map(staffUserView) };
+    },
+  );
+
+  app.post(
+    '/api/staff-users',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        body: Type.Object(
+          {
+            email: Type.String({ format: 'email', maxLength: 254 }),
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            role: Role,
+            password: Type.String({ minLength: 12, maxLength: 200 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: StaffUserView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const db = firmDb(request);
+      // Login looks emails up lower-cased; the unique index is on lower(email).
+      const email = request.body.email.trim().toLowerCase();
+      const conflict = () => new AppError('conflict', 'A staff user with this email already exists');
+      if (await db.staffUser.findFirst({ where: { email: { equals: email, mode: 'insensitive' } }, select: { id: true } })) {
+        throw conflict();
+      }
+      const user = await db.staffUser
+        .create({
+          data: { email, name: request.body.name.trim(), role: request.body.role, passwordHash: await hashPassword(request.body.password) },
+          select: STAFF_USER_FIELDS,
+        })
+        .catch((error: unknown) => {
+          throw isUniqueViolation(error) ? conflict() : error;
+        });
+      await request.audit({
+        eventType: 'staff_user.created',
+        entityType: 'staff_user',
+        entityId: user.id,
+        clientId: null,
+        data: { role: user.role },
+      });
+      return reply.code(201).send(staffUserView(user));
+    },
+  );
+
+  app.get(
+    '/api/staff-users/:staffUserId/assignments',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        params: StaffUserParams,
+        response: { 200: Type.Object({ assignments: Type.Array(AssignmentView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const db = firmDb(request);
+      await requireStaffUser(db, request.params.staffUserId);
+      const rows = await db.staffClientAssignment.findMany({
+        where: { staffUserId: request.params.staffUserId },
+        include: { client: { select: { name: true } } },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      });
+      // Assignments are rows of several clients: one cross_tenant_read per client returned.
+      await request.auditMany(
+        rows.map((row) => ({
+          eventType: 'cross_tenant_read',
+          clientId: row.clientId,
+          entityType: 'staff_client_assignment',
+          entityId: row.id,
+          data: { route: 'GET /api/staff-users/:staffUserId/assignments', staffUserId: row.staffUserId },
+        })),
+      );
+      return {
+        assignments: rows.map((row) => ({
+          id: row.id,
+          clientId: row.clientId,
+          clientName: row.client.name,
+          staffUserId: row.staffUserId,
+          createdAt: row.createdAt.toISOString(),
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/api/staff-users/:staffUserId/assignments',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        params: StaffUserParams,
+        body: Type.Object({ clientId: Uuid }, { additionalProperties: false }),
+        response: { 201: AssignmentView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const db = firmDb(request);
+      const { staffUserId } = request.params;
+      const { clientId } = request.body;
+      await requireStaffUser(db, staffUserId);
+      const client = await db.client.findUnique({ where: { id: clientId }, select: { id: true, name: true } });
+      if (!client) throw notFound();
+      const conflict = () => new AppError('conflict', 'This staff user is already assigned to this client');
+      if (await db.staffClientAssignment.findFirst({ where: { staffUserId, clientId }, select: { id: true } })) throw conflict();
+      const assignment = await db.staffClientAssignment.create({ data: { staffUserId, clientId } }).catch((error: unknown) => {
+        throw isUniqueViolation(error) ? conflict() : error;
+      });
+      await request.audit({
+        eventType: 'assignment.created',
+        entityType: 'staff_client_assignment',
+        entityId: assignment.id,
+        clientId,
+        data: { staffUserId },
+      });
+      return reply.code(201).send({
+        id: assignment.id,
+        clientId: assignment.clientId,
+        clientName: client.name,
+        staffUserId: assignment.staffUserId,
+        createdAt: assignment.createdAt.toISOString(),
+      });
+    },
+  );
+
+  app.delete(
+    '/api/staff-users/:staffUserId/assignments/:clientId',
+    { config: { routeScope: 'staff-only', adminOnly: true }, schema: { params: AssignmentParams, response: { 200: Ok, ...errors } } },
+    async (request) => {
+      const db = firmDb(request);
+      const { staffUserId, clientId } = request.params;
+      const assignment = await db.staffClientAssignment.findFirst({ where: { staffUserId, clientId }, select: { id: true } });
+      if (!assignment) throw notFound();
+      await db.staffClientAssignment.deleteMany({ where: { id: assignment.id } });
+      // The staff member's next request resolves their clients afresh, so access ends there.
+      await request.audit({
+        eventType: 'assignment.deleted',
+        entityType: 'staff_client_assignment',
+        entityId: assignment.id,
+        clientId,
+        data: { staffUserId },
+      });
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    '/api/staff-users/:staffUserId/sessions/revoke',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        params: StaffUserParams,
+        response: { 200: Type.Object({ revoked: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const db = firmDb(request);
+      const { staffUserId } = request.params;
+      await requireStaffUser(db, staffUserId);
+      const now = new Date();
+      // The same effect as the runbook's UPDATE staff_sessions: the next request is anonymous.
+      const { count } = await db.staffSession.updateMany({
+        where: { staffUserId, revokedAt: null, expiresAt: { gt: now } },
+        data: { revokedAt: now, revokedReason: 'admin_revoked' },
+      });
+      await request.audit({
+        eventType: 'session.revoked',
+        entityType: 'staff_user',
+        entityId: staffUserId,
+        clientId: null,
+        data: { count, reason: 'admin_revoked' },
+      });
+      return { revoked: count };
+    },
+  );
+};
+
+export default staff;

@@ -1,0 +1,203 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { type ScopedTx, storagePath } from '@breezycorp/db';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+
+/**
+ * Uploads and downloads of client files, shared by the staff routes and the contact
+ * portal so there is one implementation of the rules: type checked before a byte is
+ * written, size capped by the multipart limit, sha256 computed while streaming, and no
+ * row without a file nor a file without a committed row.
+ */
+
+export interface StoredFileRow {
+  id: string;
+  clientId: string;
+  cycleId: string;
+  requestItemId: string;
+  filename: string;
+  contentType: string;
+  size: bigint;
+  sha256: string;
+  storageKey: string;
+  createdAt: Date;
+}
+
+export interface UploadTarget {
+  clientId: string;
+  cycleId: string;
+  requestItemId: string;
+  uploadedBy: { type: 'staff' | 'contact'; id: string };
+}
+
+type StorageConfig = Pick<Config, 'storageDir' | 'upload'>;
+
+const MAX_FILENAME_LENGTH = 255;
+// Control characters (C0, DEL, C1), and the bidi marks and overrides (U+202E…) that make
+// an ".exe" display as a ".pdf".
+const UNSAFE_FILENAME_CHARS = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** The name a file is shown and downloaded under: basename only, no controls, ≤ 255 characters. */
+export function safeFilename(raw: string | undefined): string {
+  const base = (raw ?? '').split(/[/\\]/).pop() ?? '';
+  const cleaned = base.replace(UNSAFE_FILENAME_CHARS, '').trim();
+  const name = /^\.*$/.test(cleaned) ? 'file' : cleaned;
+  return Array.from(name).slice(0, MAX_FILENAME_LENGTH).join('');
+}
+
+function normalisedContentType(mimetype: string): string {
+  return (mimetype.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+export function storageKeyFor(clientId: string, fileId: string): string {
+  return `clients/${clientId}/${fileId}`;
+}
+
+function pathOf(storageDir: string, storageKey: string): string {
+  const root = path.resolve(storageDir);
+  const target = path.resolve(storagePath(root, storageKey));
+  // Keys are generated here, never taken from a request; refuse anything that escapes anyway.
+  if (!target.startsWith(`${root}${path.sep}`)) throw new AppError('internal', 'storage key outside the storage directory');
+  return target;
+}
+
+async function discard(file: string): Promise<void> {
+  await unlink(file).catch(() => undefined);
+}
+
+/**
+ * Receives the request's one multipart file for `target`, stores it under
+ * `clients/<clientId>/<fileId>`, inserts its row and audits `file.uploaded`, all in the
+ * request's unit of work. Every failure leaves neither row nor file: the temporary file
+ * is deleted on each failure path, and once renamed into place the final file is deleted
+ * if the unit of work rolls back.
+ */
+export async function storeUpload(
+  request: FastifyRequest,
+  db: ScopedTx,
+  config: StorageConfig,
+  target: UploadTarget,
+): Promise<StoredFileRow> {
+  const part = await request.file();
+  if (!part) throw new AppError('bad_request', 'Expected one file in a multipart/form-data body');
+
+  const contentType = normalisedContentType(part.mimetype);
+  if (!config.upload.contentTypes.includes(contentType)) {
+    // Nothing is written; the part is drained so the client still reads our answer.
+    part.file.resume();
+    throw new AppError('unsupported_media_type', `Files of type ${contentType || 'unknown'} are not accepted`);
+  }
+
+  const tmpDir = path.join(path.resolve(config.storageDir), 'tmp');
+  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  const tmpFile = path.join(tmpDir, `${randomUUID()}.part`);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    await pipeline(
+      part.file,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          size += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(tmpFile, { flags: 'wx', mode: 0o600 }),
+    );
+  } catch (error) {
+    await discard(tmpFile);
+    throw error;
+  }
+  if (part.file.truncated) {
+    await discard(tmpFile);
+    throw new AppError('payload_too_large', `Files may be at most ${config.upload.maxBytes} bytes`);
+  }
+
+  const fileId = randomUUID();
+  const storageKey = storageKeyFor(target.clientId, fileId);
+  let row: StoredFileRow;
+  try {
+    row = await db.file.create({
+      data: {
+        id: fileId,
+        clientId: target.clientId,
+        cycleId: target.cycleId,
+        requestItemId: target.requestItemId,
+        filename: safeFilename(part.filename),
+        contentType,
+        size: BigInt(size),
+        sha256: hash.digest('hex'),
+        storageKey,
+        uploadedByType: target.uploadedBy.type,
+        uploadedById: target.uploadedBy.id,
+      },
+    });
+    const finalFile = pathOf(config.storageDir, storageKey);
+    await mkdir(path.dirname(finalFile), { recursive: true, mode: 0o700 });
+    await rename(tmpFile, finalFile);
+    request.onRollback(() => discard(finalFile));
+  } catch (error) {
+    await discard(tmpFile);
+    throw error;
+  }
+
+  await request.audit({
+    eventType: 'file.uploaded',
+    entityType: 'file',
+    entityId: row.id,
+    data: {
+      requestItemId: row.requestItemId,
+      filename: row.filename,
+      contentType: row.contentType,
+      size,
+      sha256: row.sha256,
+    },
+  });
+  return row;
+}
+
+/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
+export function contentDisposition(filename: string): string {
+  const fallback = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+/**
+ * Streams a stored file as an attachment. The file is opened first (a row whose bytes are
+ * missing is a 500, not an empty download), then `file.downloaded` is audited in the
+ * request's unit of work, which commits in onSend — before the first byte leaves.
+ */
+export async function sendStoredFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  config: Pick<Config, 'storageDir'>,
+  file: Pick<StoredFileRow, 'id' | 'filename' | 'contentType' | 'storageKey' | 'requestItemId'>,
+): Promise<FastifyReply> {
+  const handle = await open(pathOf(config.storageDir, file.storageKey), 'r');
+  try {
+    const { size } = await handle.stat();
+    await request.audit({
+      eventType: 'file.downloaded',
+      entityType: 'file',
+      entityId: file.id,
+      data: { requestItemId: file.requestItemId, filename: file.filename, size },
+    });
+    reply
+      .header('content-type', file.contentType)
+      .header('content-length', String(size))
+      .header('content-disposition', contentDisposition(file.filename))
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'private, no-store');
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return reply.send(handle.createReadStream());
+}
