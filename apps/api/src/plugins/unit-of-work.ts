@@ -100,10 +100,8 @@ export default fp<{ db: Database; layers: IsolationLayers }>(
     app.addHook('preHandler', async (request) => {
       const config = request.routeOptions.config;
       if (config.noDatabase || config.routeScope === 'client-scoped' || request.is404) return;
-      const unit = await beginUnitOfWork(
-        db.prisma,
-        firmContext(config.routeScope === 'staff-only' ? request.actor : { kind: 'anonymous' }),
-      );
+      const actor = config.routeScope === 'staff-only' ? request.actor : ANONYMOUS;
+      const unit = await beginUnitOfWork(db.prisma, firmContext(actor), options);
       request.unit = unit;
       request.firmDb = unit.tx;
     });
