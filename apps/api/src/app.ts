@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
 import audit from './plugins/audit.ts';
 import auth from './plugins/auth.ts';
 import errors from './plugins/errors.ts';
@@ -58,15 +59,10 @@ export async function buildApp(config: Config, deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.addHook('onRequest', async (request) => {
-    if (request.url.length > MAX_URL_LENGTH) {
-      const error = new Error('URL too long') as Error & { statusCode: number };
-      error.statusCode = 400;
-      throw error;
-    }
-  });
-
   await app.register(requestId);
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) throw new AppError('bad_request', 'URL too long');
+  });
   await app.register(unitOfWork, { db: deps.db, layers });
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);

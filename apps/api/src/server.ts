@@ -23,7 +23,8 @@ closeWithGrace({ delay: 10_000 }, async ({ err }) => {
   await app.close();
   await db.close();
 });
-await app.listen({ port: config.port, host: config.host });
+const address = await app.listen({ port: config.port, host: config.host });
+process.stdout.write(`Spade API listening on ${address}  (GET /healthz, /openapi.json)\n`);
 
 function printDemo(seed: Awaited<ReturnType<typeof seedDemo>>) {
   const lines = ['', `Spade (embedded database in ${config.dataDir})`, 'Demo logins:'];
@@ -32,6 +33,6 @@ function printDemo(seed: Awaited<ReturnType<typeof seedDemo>>) {
     lines.push(`  portal link for ${link.contactEmail} (${link.clientName}): ${config.publicBaseUrl}/portal#token=${link.token}`);
   }
   if (!seed.seeded) lines.push('  (demo data was seeded earlier; magic links are shown only on the first start)');
-  lines.push(`API: http://${config.host}:${config.port}  (GET /healthz, /openapi.json)`, '');
+  lines.push('');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -58,8 +58,10 @@ declare module 'fastify' {
     /** Several events in one statement, same transaction. */
     auditMany(events: AuditInput[]): Promise<void>;
     /**
-     * Writes a firm-wide event (client_id NULL) in its own transaction, so it is kept even
-     * when the request then fails (denials, failed logins, rejected links).
+     * Records a refusal (denial, failed login, rejected link, blocked leak) as a firm-wide
+     * event (client_id NULL) in its own transaction, so it is kept although the request then
+     * fails. The request's own unit of work is rolled back first: the request is failing,
+     * and the embedded database has a single connection the new transaction needs.
      */
     auditFirmWide(event: Omit<AuditInput, 'clientId'>): Promise<void>;
   }
@@ -96,6 +98,7 @@ export default fp<{ db: Database }>(
       }
     });
     app.decorateRequest('auditFirmWide', async function (this: FastifyRequest, event: Omit<AuditInput, 'clientId'>) {
+      await this.rollbackUnit();
       const data = row(this, event, null);
       // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.
       await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));

@@ -99,7 +99,7 @@ export default fp<{ db: Database; layers: IsolationLayers }>(
 
     app.addHook('preHandler', async (request) => {
       const config = request.routeOptions.config;
-      if (config.noDatabase || config.routeScope === 'client-scoped' || request.is404) return;
+      if (config.noDatabase || config.ownTransactions || config.routeScope === 'client-scoped' || request.is404) return;
       const actor = config.routeScope === 'staff-only' ? request.actor : ANONYMOUS;
       const unit = await beginUnitOfWork(db.prisma, firmContext(actor), options);
       request.unit = unit;

@@ -19,7 +19,13 @@ declare module 'fastify' {
     actors?: readonly ClientRouteActor[];
     /** admin staff only (on staff-only or client-scoped routes). */
     adminOnly?: boolean;
-    /** Routes that need no database unit of work (health, OpenAPI). */
+    /** Routes that need no database at all (health, OpenAPI): no actor lookup, no unit of work. */
     noDatabase?: boolean;
+    /**
+     * Public routes whose service runs its own transactions (the magic-link exchange, whose
+     * client is known only after the token resolves): no request unit of work is opened,
+     * which also keeps the embedded database's single connection free for them.
+     */
+    ownTransactions?: boolean;
   }
 }

@@ -72,7 +72,12 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     {
       // The token is in the path: keep the request lines (which carry the URL) out of the logs.
       logLevel: 'warn',
-      config: { routeScope: 'public', rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' } },
+      // The magic-link service runs its own transactions (the token's client is not known yet).
+      config: {
+        routeScope: 'public',
+        ownTransactions: true,
+        rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' },
+      },
       schema: {
         params: Type.Object({ token: LinkToken }, { additionalProperties: false }),
         response: {
@@ -93,7 +98,11 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.post(
     '/api/portal/exchange',
     {
-      config: { routeScope: 'public', rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' } },
+      config: {
+        routeScope: 'public',
+        ownTransactions: true,
+        rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' },
+      },
       schema: {
         body: Type.Object({ token: LinkToken }, { additionalProperties: false }),
         response: {

@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Database, DEMO, migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, buildApp } from '../app.ts';
+import { parseConfig } from '../config.ts';
+import { login } from './support/test-app.ts';
+
+/**
+ * The embedded default (no DATABASE_URL): PGlite in SPADE_DATA_DIR, migrated and seeded,
+ * with the same isolation — RLS applies through the per-transaction role switch.
+ */
+let dataDir: string;
+let db: Database;
+let app: App;
+let seed: SeedReport;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'spade-embedded-'));
+  const config = parseConfig({ SPADE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SPADE_LOGIN_PER_MINUTE: '1000' });
+  expect(config.database.kind).toBe('pglite');
+  db = await openDatabase(config.database);
+  await db.withSql((sql) => migrate(sql));
+  seed = await seedDemo(db.prisma, { storageDir: config.storageDir });
+  app = await buildApp(config, { db, logger: false });
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the embedded PGlite default', () => {
+  it('serves the demo data: the admin sees every client, the staff member only Acme', async () => {
+    const admin = await login(app, DEMO.staff.admin);
+    const all = await app.inject({ method: 'GET', url: '/api/clients', headers: admin.headers });
+    expect(all.json<{ clients: unknown[] }>().clients).toHaveLength(3);
+    const staff = await login(app, DEMO.staff.staff);
+    const mine = await app.inject({ method: 'GET', url: '/api/clients', headers: staff.headers });
+    expect(mine.json<{ clients: { id: string }[] }>().clients.map((c) => c.id)).toEqual([DEMO.clients.acme]);
+  });
+
+  it("staff of Acme cannot read Borneo's cycles on PGlite either", async () => {
+    const staff = await login(app, DEMO.staff.staff);
+    const response = await app.inject({ method: 'GET', url: `/api/clients/${DEMO.clients.borneo}/cycles`, headers: staff.headers });
+    expect(response.statusCode).toBe(404);
+    expect(response.body).not.toContain('Borneo');
+  });
+
+  it('a failed login is refused and audited without waiting on the single embedded connection', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: DEMO.staff.staff.email, password: 'wrong' },
+    });
+    expect(response.statusCode).toBe(401);
+    const events = await db.prisma.auditEvent.count({
+      where: { eventType: 'auth.login_failed', requestId: String(response.headers['x-request-id']) },
+    });
+    expect(events).toBe(1);
+  });
+
+  it('a seeded magic link opens the portal for its contact', async () => {
+    const link = seed.magicLinks.find((l) => l.clientName.startsWith('Acme'));
+    expect(link).toBeDefined();
+    const exchanged = await app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: link?.token } });
+    expect(exchanged.statusCode, exchanged.body).toBe(200);
+    const session = exchanged.json<{ sessionToken: string; clientId: string }>();
+    const portal = await app.inject({
+      method: 'GET',
+      url: `/api/portal/clients/${session.clientId}/request`,
+      headers: { authorization: `Bearer ${session.sessionToken}` },
+    });
+    expect(portal.statusCode, portal.body).toBe(200);
+    expect(portal.body).toContain('Bank statements');
+  });
+});
+
+describe('pnpm start (server.ts) on a fresh data dir', () => {
+  let child: ChildProcess | undefined;
+  let serverDir: string;
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    if (serverDir) await rm(serverDir, { recursive: true, force: true });
+  });
+
+  it('migrates, seeds, prints the demo logins, serves /healthz, and shuts down on SIGTERM', async () => {
+    serverDir = await mkdtemp(path.join(tmpdir(), 'spade-start-'));
+    const apiRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    const env: NodeJS.ProcessEnv = { ...process.env, SPADE_DATA_DIR: serverDir, PORT: '0', LOG_LEVEL: 'warn' };
+    delete env.DATABASE_URL;
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: apiRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    const deadline = Date.now() + 60_000;
+    while (!/listening on (http:\/\/\S+)/.test(output) && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const url = output.match(/listening on (http:\/\/\S+)/)?.[1];
+    expect(url, output).toBeDefined();
+    expect(output).toContain('admin@spade.test');
+    expect(output).toContain('staff@spade.test');
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 90_000);
+});
