@@ -3,6 +3,7 @@ import type { Database } from '@breezycorp/db';
 import { hashToken, isTokenOf } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { resolveContactSession, staffClientIds } from '../services/token-lookups.ts';
 import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
 
 export const STAFF_COOKIE = 'spade_session';
@@ -47,31 +48,26 @@ export async function resolveActor(db: Database, credential: Credential | null):
       return ANONYMOUS;
     }
     const role = session.staffUser.role === 'admin' ? 'admin' : 'staff';
-    const rows = await db.prisma.$queryRaw<
-      { client_id: string }[]
-    >`SELECT spade_staff_client_ids AS client_id FROM spade_staff_client_ids(${session.staffUserId}::uuid)`;
+    const clientIds = await staffClientIds(db, session.staffUserId);
     return {
       kind: 'staff',
       staffUserId: session.staffUserId,
       role,
       sessionId: session.id,
-      clientIds: rows.map((row) => row.client_id),
+      clientIds,
       viaCookie,
       csrfToken: csrfTokenFor(token),
     };
   }
   if (isTokenOf('contact', token)) {
-    const rows = await db.prisma.$queryRaw<
-      { session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]
-    >`SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${hashToken(token)})`;
-    const row = rows[0];
+    const row = await resolveContactSession(db, hashToken(token));
     if (!row) return ANONYMOUS;
     return {
       kind: 'contact',
-      contactId: row.contact_id,
-      clientId: row.client_id,
-      cycleRequestId: row.cycle_request_id,
-      sessionId: row.session_id,
+      contactId: row.contactId,
+      clientId: row.clientId,
+      cycleRequestId: row.cycleRequestId,
+      sessionId: row.sessionId,
       viaCookie,
       csrfToken: csrfTokenFor(token),
     };

@@ -1,29 +1,20 @@
 import { clientContext, type Database, hashToken, inUnitOfWork, isTokenOf, newToken, type TxClient } from '@breezycorp/db';
 import type { AuditEventType } from '../plugins/audit.ts';
+import { type MagicLinkIds, resolveMagicLink } from './token-lookups.ts';
 
 /**
- * Magic links are resolved before their tenant is known, so this file holds the single
- * unscoped lookup a route may cause: `spade_resolve_magic_link`, a SECURITY DEFINER
- * function that takes only a token hash and returns only the ids needed (DESIGN.md §4).
- * Everything after it runs in a unit of work confined to the client it returned.
- * Tokens are never logged and never stored: only their SHA-256 reaches the database.
+ * Magic links are resolved before their tenant is known: the token hash goes through
+ * `spade_resolve_magic_link` (token-lookups.ts, a SECURITY DEFINER function returning only
+ * the ids needed, DESIGN.md §4). Everything after it runs in a unit of work confined to the
+ * client it returned. Tokens are never logged and never stored: only their SHA-256 is.
  */
 
-interface ResolvedLink {
-  cycleRequestId: string;
-  clientId: string;
-  contactId: string;
-}
+type ResolvedLink = MagicLinkIds;
 
-/** The single allowed unscoped lookup: token hash → ids, through the SECURITY DEFINER function. */
-async function resolveMagicLink(db: Database, token: string): Promise<ResolvedLink | null> {
+async function resolveLink(db: Database, token: string): Promise<ResolvedLink | null> {
   // A malformed token never reaches the database.
   if (!isTokenOf('magicLink', token)) return null;
-  const rows = await db.prisma.$queryRaw<{ cycle_request_id: string; client_id: string; contact_id: string }[]>`
-    SELECT cycle_request_id, client_id, contact_id FROM spade_resolve_magic_link(${hashToken(token)})`;
-  const row = rows[0];
-  if (!row) return null;
-  return { cycleRequestId: row.cycle_request_id, clientId: row.client_id, contactId: row.contact_id };
+  return resolveMagicLink(db, hashToken(token));
 }
 
 /**
@@ -53,7 +44,7 @@ async function liveRequest(tx: TxClient, link: ResolvedLink, tokenHash: string) 
 
 /** Is this link usable right now? Reads only: opening a link (mail scanners do) changes nothing. */
 export async function inspectMagicLink(db: Database, token: string): Promise<{ expiresAt: Date } | null> {
-  const link = await resolveMagicLink(db, token);
+  const link = await resolveLink(db, token);
   if (!link) return null;
   const request = await inUnitOfWork(db.prisma, clientContext(link.clientId), (tx) => liveRequest(tx, link, hashToken(token)));
   return request ? { expiresAt: request.expiresAt } : null;
@@ -79,7 +70,7 @@ export async function exchangeMagicLink(
   token: string,
   options: { sessionTtlMs: number; httpRequestId: string },
 ): Promise<ContactSessionGrant | null> {
-  const link = await resolveMagicLink(db, token);
+  const link = await resolveLink(db, token);
   if (!link) return null;
   return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx) => {
     const request = await liveRequest(tx, link, hashToken(token));

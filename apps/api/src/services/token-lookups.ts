@@ -1,0 +1,45 @@
+import type { Database } from '@breezycorp/db';
+
+/**
+ * The only module in the API that runs raw SQL (the bypass scanner enforces it). Each
+ * lookup calls a narrow SECURITY DEFINER function that must run before the tenant is
+ * known — resolving a token hash, or the clients a staff member serves — and returns only
+ * the ids needed (DESIGN.md §4). Never a bypass connection.
+ */
+
+export async function staffClientIds(db: Database, staffUserId: string): Promise<string[]> {
+  const rows = await db.prisma.$queryRaw<{ client_id: string }[]>`
+    SELECT spade_staff_client_ids AS client_id FROM spade_staff_client_ids(${staffUserId}::uuid)`;
+  return rows.map((row) => row.client_id);
+}
+
+export interface ContactSessionIds {
+  sessionId: string;
+  clientId: string;
+  contactId: string;
+  cycleRequestId: string;
+}
+
+/** A live contact session (not revoked or expired, its request open and unexpired). */
+export async function resolveContactSession(db: Database, tokenHash: string): Promise<ContactSessionIds | null> {
+  const rows = await db.prisma.$queryRaw<{ session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]>`
+    SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${tokenHash})`;
+  const row = rows[0];
+  return row
+    ? { sessionId: row.session_id, clientId: row.client_id, contactId: row.contact_id, cycleRequestId: row.cycle_request_id }
+    : null;
+}
+
+export interface MagicLinkIds {
+  cycleRequestId: string;
+  clientId: string;
+  contactId: string;
+}
+
+/** An open, unexpired magic link of a contact who is not deleted. */
+export async function resolveMagicLink(db: Database, tokenHash: string): Promise<MagicLinkIds | null> {
+  const rows = await db.prisma.$queryRaw<{ cycle_request_id: string; client_id: string; contact_id: string }[]>`
+    SELECT cycle_request_id, client_id, contact_id FROM spade_resolve_magic_link(${tokenHash})`;
+  const row = rows[0];
+  return row ? { cycleRequestId: row.cycle_request_id, clientId: row.client_id, contactId: row.contact_id } : null;
+}
