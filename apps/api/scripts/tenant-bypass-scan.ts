@@ -20,6 +20,7 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freez
     'plugins/unit-of-work.ts',
     'plugins/audit.ts',
     'plugins/auth.ts',
+    'plugins/kill-switch.ts',
     'services/magic-links.ts',
     'services/token-lookups.ts',
     'server.ts',

@@ -11,6 +11,7 @@ import { AppError } from './errors.ts';
 import audit from './plugins/audit.ts';
 import auth from './plugins/auth.ts';
 import errors from './plugins/errors.ts';
+import killSwitch from './plugins/kill-switch.ts';
 import requestId, { requestIdFrom } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
@@ -87,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   });
   await app.register(auth, { db: deps.db });
   await app.register(scopeEnforcer, { enforceAtRequest: layers.routeScope });
+  await app.register(killSwitch, { db: deps.db, pollMs: config.killSwitchPollMs });
   await app.register(audit, { db: deps.db });
   await app.register(requireClientScope, { layers });
   if (layers.responseGuard) await app.register(responseGuard);

@@ -18,8 +18,10 @@ export type BasePrisma = PrismaClient;
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
   readonly prisma: BasePrisma;
-  /** Runs `fn` with one raw connection (migrations, boot checks, notifications). */
+  /** Runs `fn` with one raw connection (migrations, boot checks). */
   withSql<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+  /** LISTENs on a channel (a dedicated connection on PostgreSQL); resolves to an unlisten function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,17 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
           client.release();
         }
       },
+      async listen(channel, onNotify) {
+        // Not from the pool: a LISTENing connection must stay checked out for as long as it listens.
+        const client = new pg.Client({ connectionString: target.url });
+        client.on('notification', (message) => onNotify(message.payload ?? ''));
+        client.on('error', () => undefined);
+        await client.connect();
+        await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+        return async () => {
+          await client.end().catch(() => undefined);
+        };
+      },
       async close() {
         await prisma.$disconnect();
         await pool.end();
@@ -71,6 +84,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     prisma,
     async withSql(fn) {
       return fn(pgliteExecutor(pglite));
+    },
+    async listen(channel, onNotify) {
+      return pglite.listen(channel, onNotify);
     },
     async close() {
       await prisma.$disconnect();
