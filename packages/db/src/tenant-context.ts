@@ -44,10 +44,11 @@ export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_admin',
  */
 export async function applyTenantContext(tx: TxClient, context: TenantContext, unsafeKeepConnectionRole = false): Promise<void> {
   if (context.clientIds.some((id) => !isUuid(id))) throw new TenantContextError('malformed client id in context');
+  // Row-level security switched off (tests and the benchmark's baseline): nothing to set.
+  if (unsafeKeepConnectionRole) return;
   const ids = context.clientIds.join(',');
   await applyingContext.run(true, async () => {
-    if (unsafeKeepConnectionRole) await tx.$executeRaw`SELECT set_config('app.client_ids', ${ids}, true)`;
-    else await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${ids}, true)`;
+    await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${ids}, true)`;
   });
 }
 

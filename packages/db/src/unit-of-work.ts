@@ -21,9 +21,9 @@ export interface UnitOfWorkOptions {
   /** How long to wait for a pooled connection (ms). */
   maxWaitMs?: number;
   /**
-   * Tests only: keep the connection's own role instead of switching to the context's. On an
-   * owner (superuser) connection this switches row-level security off, to prove the other
-   * layers without it.
+   * Tests and the benchmark's baseline only: set neither role nor tenant, keeping the
+   * connection's own role. On an owner (superuser) connection this switches row-level
+   * security off, to prove the other layers without it.
    */
   unsafeKeepConnectionRole?: boolean;
 }
