@@ -1,17 +1,30 @@
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from './commands/audit.ts';
+import { registerContainmentCommands } from './commands/containment.ts';
 import { registerDbCommands } from './commands/db.ts';
-import { CliError, EXIT, type Io } from './io.ts';
+import { registerDisclosureCommands } from './commands/disclosure.ts';
+import { registerEvidenceCommands } from './commands/evidence.ts';
+import { registerIncidentCommands } from './commands/incident.ts';
+import { registerRouteCommands } from './commands/routes.ts';
+import { CliError, EXIT, EXIT_CODES_HELP, type Io } from './io.ts';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('spade')
     .description('Spade operations: migrations, demo data and the tenant-leak runbook as commands')
     .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .addHelpText(
       'after',
-      `\nExit codes: ${EXIT.ok} ok, ${EXIT.failure} failure, ${EXIT.usage} usage error, ${EXIT.notFound} unknown id, ${EXIT.databaseDown} database unreachable`,
+      `\n${EXIT_CODES_HELP}\n\nRunbook: docs/runbooks/suspected-tenant-leak.md — every step as SQL and as a command.\n\nExample:\n  pnpm spade incident open --title "…" --reporter "…"`,
     );
   registerDbCommands(program, io);
+  registerIncidentCommands(program, io);
+  registerEvidenceCommands(program, io);
+  registerContainmentCommands(program, io);
+  registerAuditCommands(program, io);
+  registerRouteCommands(program, io);
+  registerDisclosureCommands(program, io);
   return program;
 }
 

@@ -47,6 +47,9 @@ export function targetFromEnv(env: DataEnv): DatabaseTarget {
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   if (target.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: target.url, max: target.poolMax ?? 10 });
+    // An idle connection the server ends (a restart, a dropped database) must not crash the
+    // process: the pool discards it and the next query opens a new one.
+    pool.on('error', () => undefined);
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     return {
       kind: 'postgres',

@@ -14,6 +14,9 @@ const DESIGN_TABLES = [
   'cycle_requests',
   'cycles',
   'files',
+  'incident_evidence',
+  'incident_timeline_entries',
+  'incidents',
   'request_items',
   'route_kill_switches',
   'staff_client_assignments',
@@ -67,7 +70,7 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security']);
+    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents']);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(

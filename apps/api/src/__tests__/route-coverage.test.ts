@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkRouteTable, ROUTE_SCOPE_VALUES } from '@breezycorp/cli/route-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { ROUTE_SCOPES } from '../tenancy/route-scope.ts';
@@ -26,6 +27,14 @@ describe('route coverage', () => {
     for (const route of table) expect(ROUTE_SCOPES, `${route.method} ${route.url}`).toContain(route.scope);
     // The table is the live router's: each entry is a route Fastify really serves.
     for (const route of table) expect(t.app.hasRoute({ method: route.method as 'GET', url: route.url }), route.url).toBe(true);
+  });
+
+  it('the live table passes the same rule check as `spade routes check`', () => {
+    expect(ROUTE_SCOPE_VALUES).toEqual(ROUTE_SCOPES);
+    expect(checkRouteTable(t.app.routeTable)).toEqual([]);
+    // The check is not vacuous: the same table with one scope dropped fails it.
+    const broken = t.app.routeTable.map((route, i) => (i === 0 ? { ...route, scope: undefined } : route));
+    expect(checkRouteTable(broken)).toHaveLength(1);
   });
 
   it('every client-scoped route carries :clientId in its URL', () => {

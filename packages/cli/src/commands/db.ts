@@ -1,16 +1,19 @@
 import { dataPaths, migrate, seedDemo } from '@breezycorp/db';
 import type { Command } from 'commander';
-import { withDatabase } from '../database.ts';
+import { withUnsafeOwnerDatabase } from '../database.ts';
 import type { Io } from '../io.ts';
 
 export function registerDbCommands(program: Command, io: Io) {
-  const db = program.command('db').description('database migrations and demo data');
+  const db = program
+    .command('db')
+    .description('database migrations and demo data')
+    .addHelpText('after', '\nExample:\n  pnpm spade db migrate && pnpm spade db seed');
   db.command('migrate')
     .description('apply the SQL migrations in packages/db/migrations (idempotent)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/spade pnpm spade db migrate')
     .action(async (options: { json?: boolean }) => {
-      const report = await withDatabase(io, (database) => database.withSql((sql) => migrate(sql)));
+      const report = await withUnsafeOwnerDatabase(io, (database) => database.withSql((sql) => migrate(sql)));
       if (options.json) io.out(JSON.stringify(report));
       else
         io.out(
@@ -22,7 +25,9 @@ export function registerDbCommands(program: Command, io: Io) {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  pnpm spade db seed')
     .action(async (options: { json?: boolean }) => {
-      const report = await withDatabase(io, (database) => seedDemo(database.prisma, { storageDir: dataPaths(io.env).storageDir }));
+      const report = await withUnsafeOwnerDatabase(io, (database) =>
+        seedDemo(database.prisma, { storageDir: dataPaths(io.env).storageDir }),
+      );
       if (options.json) {
         io.out(JSON.stringify({ seeded: report.seeded, logins: report.logins.map(({ email, role }) => ({ email, role })) }));
         return;
