@@ -25,6 +25,7 @@ describe('tenant-bypass scanner', () => {
         'plugins/unit-of-work.ts',
         'plugins/audit.ts',
         'plugins/auth.ts',
+        'plugins/kill-switch.ts',
         'services/magic-links.ts',
         'services/token-lookups.ts',
         'server.ts',
