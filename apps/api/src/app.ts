@@ -52,6 +52,8 @@ export async function buildApp(config: Config, deps: AppDeps) {
     logger: deps.logger ?? {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'],
+      // SPADE_LOG_FILE: JSON lines (with reqId) that `spade evidence request` collects.
+      ...(config.logFile && { file: config.logFile }),
     },
     genReqId: requestIdFrom,
     bodyLimit: 1024 * 1024,

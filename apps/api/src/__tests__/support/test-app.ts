@@ -24,7 +24,13 @@ export interface TestApp {
  * as spade_app exactly like production. Each test file builds one and closes it.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; extraRoutes?: (app: FastifyInstance) => Promise<void>; seed?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    extraRoutes?: (app: FastifyInstance) => Promise<void>;
+    seed?: boolean;
+    /** 'config': log as configured (LOG_LEVEL, SPADE_LOG_FILE) instead of silently. */
+    logger?: 'config';
+  } = {},
 ): Promise<TestApp> {
   const testDb = await createMigratedDatabase();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'spade-test-'));
@@ -38,7 +44,7 @@ export async function createTestApp(
   });
   if (options.seed !== false) await seedDemo(testDb.owner.prisma, { storageDir: config.storageDir });
   const db = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 8 });
-  const deps: AppDeps = { db, logger: false };
+  const deps: AppDeps = options.logger === 'config' ? { db } : { db, logger: false };
   if (options.extraRoutes) deps.extraRoutes = options.extraRoutes;
   const app = await buildApp(config, deps);
   return {
