@@ -1,21 +1,6 @@
+import { RUNBOOK_SQL } from '@breezycorp/db/runbook-sql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ID, type CliFixture, createCliFixture, openIncident, STAFF_ID } from './support.ts';
-
-/** The runbook's investigation query, verbatim. */
-const RUNBOOK_AUDIT_QUERY = `-- All cross-tenant reads by the suspect actor in the last 24h
-SELECT
-  ae.occurred_at,
-  ae.event_type,
-  ae.actor_id,
-  ae.client_id AS accessed_client,
-  ae.entity_type,
-  ae.entity_id,
-  ae.event_data_json
-FROM audit_events ae
-WHERE ae.actor_id = '<staff_user_or_contact_id>'
-  AND ae.occurred_at > NOW() - INTERVAL '24 hours'
-  AND ae.event_type IN ('cycle.read', 'file.downloaded', 'cross_tenant_read')
-ORDER BY ae.occurred_at DESC;`;
 
 const ACME = '00000000-0000-4000-8000-00000000a001';
 const BORNEO = '00000000-0000-4000-8000-00000000b001';
@@ -51,7 +36,7 @@ afterAll(async () => {
 
 describe('spade audit actor', () => {
   it("returns exactly the runbook query's rows, in its order", async () => {
-    const runbook = await f.sql.query(RUNBOOK_AUDIT_QUERY.replace('<staff_user_or_contact_id>', STAFF_ID));
+    const runbook = await f.sql.query(RUNBOOK_SQL.auditActor.replace('<staff_user_or_contact_id>', STAFF_ID));
     const { code, io } = await f.run(['audit', 'actor', STAFF_ID, '--since', '24h', '--format', 'json']);
     expect(code, io.stderr.join('\n')).toBe(0);
     const events = io.json<{ events: Record<string, unknown>[] }>().events;

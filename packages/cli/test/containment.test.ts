@@ -1,4 +1,5 @@
 import { hashToken } from '@breezycorp/db';
+import { RUNBOOK_SQL } from '@breezycorp/db/runbook-sql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_ID, type CliFixture, createCliFixture, openIncident, STAFF_ID } from './support.ts';
 
@@ -6,15 +7,6 @@ import { ADMIN_ID, type CliFixture, createCliFixture, openIncident, STAFF_ID } f
  * The runbook's containment statements, verbatim (shared/spec/suspected-tenant-leak.runbook.md).
  * The commands must do exactly what these do, report the count, and be safe to repeat.
  */
-const RUNBOOK_REVOKE_STAFF_SESSIONS = `-- Revoke every active staff session — users will re-login
-UPDATE staff_sessions
-SET revoked_at = NOW(), revoked_reason = 'tenant_leak_investigation'
-WHERE revoked_at IS NULL;`;
-
-const RUNBOOK_EXPIRE_REQUEST = `UPDATE cycle_requests
-SET expires_at = NOW()
-WHERE id = '<suspected-request-id>';`;
-
 let f: CliFixture;
 let incidentId: string;
 
@@ -63,7 +55,7 @@ describe('spade sessions revoke', () => {
   it('has the same effect as the runbook SQL and reports how many sessions it revoked', async () => {
     // What the runbook's statement does, observed in a transaction that is rolled back.
     await f.sql.query('BEGIN');
-    const runbook = await f.sql.query(RUNBOOK_REVOKE_STAFF_SESSIONS);
+    const runbook = await f.sql.query(RUNBOOK_SQL.revokeStaffSessions);
     const expected = await sessionState();
     await f.sql.query('ROLLBACK');
     expect(runbook.rowCount).toBe(3);
@@ -193,7 +185,7 @@ describe('spade requests expire', () => {
         ).rows.map((r) => [r.id, r]),
       );
     await f.sql.query('BEGIN');
-    const runbook = await f.sql.query(RUNBOOK_EXPIRE_REQUEST.replace('<suspected-request-id>', suspect.requestId));
+    const runbook = await f.sql.query(RUNBOOK_SQL.expireRequest.replace('<suspected-request-id>', suspect.requestId));
     const expected = await snapshot();
     await f.sql.query('ROLLBACK');
     expect(runbook.rowCount).toBe(1);

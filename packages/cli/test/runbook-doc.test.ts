@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { RUNBOOK_SQL } from '@breezycorp/db/runbook-sql';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/program.ts';
@@ -10,29 +11,7 @@ import { captureIo } from './support.ts';
  * The SQL must stay the runbook's, verbatim (spec: shared/spec/suspected-tenant-leak.runbook.md),
  * and every `pnpm spade …` line must name a real command with real options.
  */
-const RUNBOOK_SQL = [
-  `-- Revoke every active staff session — users will re-login
-UPDATE staff_sessions
-SET revoked_at = NOW(), revoked_reason = 'tenant_leak_investigation'
-WHERE revoked_at IS NULL;`,
-  `UPDATE cycle_requests
-SET expires_at = NOW()
-WHERE id = '<suspected-request-id>';`,
-  `-- All cross-tenant reads by the suspect actor in the last 24h
-SELECT
-  ae.occurred_at,
-  ae.event_type,
-  ae.actor_id,
-  ae.client_id AS accessed_client,
-  ae.entity_type,
-  ae.entity_id,
-  ae.event_data_json
-FROM audit_events ae
-WHERE ae.actor_id = '<staff_user_or_contact_id>'
-  AND ae.occurred_at > NOW() - INTERVAL '24 hours'
-  AND ae.event_type IN ('cycle.read', 'file.downloaded', 'cross_tenant_read')
-ORDER BY ae.occurred_at DESC;`,
-];
+const RUNBOOK_STATEMENTS = Object.values(RUNBOOK_SQL);
 
 const DOC = path.resolve(import.meta.dirname, '../../../docs/runbooks/suspected-tenant-leak.md');
 
@@ -59,7 +38,7 @@ function resolve(program: Command, line: string): { command: Command; path: stri
 describe('the runbook in the repository', () => {
   it('keeps the runbook’s SQL blocks verbatim', async () => {
     const doc = await readFile(DOC, 'utf8');
-    for (const sql of RUNBOOK_SQL) expect(doc).toContain(`\`\`\`sql\n${sql}\n\`\`\``);
+    for (const sql of RUNBOOK_STATEMENTS) expect(doc).toContain(`\`\`\`sql\n${sql}\n\`\`\``);
   });
 
   it('names only commands and options that exist', async () => {

@@ -1,41 +1,32 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNBOOK_SQL } from '../src/runbook-sql.ts';
 import { hashToken } from '../src/secrets.ts';
 import { DEMO, type SeedReport, seedDemo } from '../src/seed.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
 
 /*
- * The runbook's three SQL statements, copied verbatim from
- * spec/suspected-tenant-leak.runbook.md (code blocks, comments included). Only the
- * placeholders are substituted, with .replace on this text, so the schema must keep
- * accepting exactly what an operator will paste during an incident.
+ * The runbook's three SQL statements (src/runbook-sql.ts), first proven to be the spec's
+ * and the repo runbook's text verbatim, then run as an operator would paste them: only the
+ * placeholders are filled, so the schema must keep accepting exactly that text.
  */
-const RUNBOOK_REVOKE_STAFF_SESSIONS = `-- Revoke every active staff session — users will re-login
-UPDATE staff_sessions
-SET revoked_at = NOW(), revoked_reason = 'tenant_leak_investigation'
-WHERE revoked_at IS NULL;`;
+const RUNBOOK_REVOKE_STAFF_SESSIONS = RUNBOOK_SQL.revokeStaffSessions;
+const RUNBOOK_EXPIRE_REQUEST = RUNBOOK_SQL.expireRequest;
+const RUNBOOK_AUDIT_QUERY = RUNBOOK_SQL.auditActor;
 
-const RUNBOOK_EXPIRE_REQUEST = `UPDATE cycle_requests
-SET expires_at = NOW()
-WHERE id = '<suspected-request-id>';`;
-
-const RUNBOOK_AUDIT_QUERY = `-- All cross-tenant reads by the suspect actor in the last 24h
-SELECT
-  ae.occurred_at,
-  ae.event_type,
-  ae.actor_id,
-  ae.client_id AS accessed_client,
-  ae.entity_type,
-  ae.entity_id,
-  ae.event_data_json
-FROM audit_events ae
-WHERE ae.actor_id = '<staff_user_or_contact_id>'
-  AND ae.occurred_at > NOW() - INTERVAL '24 hours'
-  AND ae.event_type IN ('cycle.read', 'file.downloaded', 'cross_tenant_read')
-ORDER BY ae.occurred_at DESC;`;
+describe('the runbook SQL is the runbook’s', () => {
+  const sqlBlocks = (markdown: string) => [...markdown.matchAll(/```sql\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  it.each([
+    ['the spec', new URL('../../../../shared/spec/suspected-tenant-leak.runbook.md', import.meta.url)],
+    ['docs/runbooks', new URL('../../../docs/runbooks/suspected-tenant-leak.md', import.meta.url)],
+  ])('every statement stands verbatim in %s', async (_name, file) => {
+    const blocks = sqlBlocks(await readFile(file, 'utf8'));
+    for (const statement of Object.values(RUNBOOK_SQL)) expect(blocks).toContain(statement);
+  });
+});
 
 let testDb: TestDatabase & { owner: { close(): Promise<void> } };
 let storageDir: string;

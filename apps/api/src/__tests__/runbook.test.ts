@@ -1,36 +1,15 @@
 import { DEMO } from '@breezycorp/db';
+import { RUNBOOK_SQL } from '@breezycorp/db/runbook-sql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
 /**
  * The runbook end to end: a staff member reads and downloads, a contact works in the
- * portal; then the on-call runs the runbook's SQL verbatim (copied from the spec; only the
- * <placeholders> are filled in) and every promise of the runbook holds on the very next
+ * portal; then the on-call runs the runbook's SQL verbatim (@breezycorp/db/runbook-sql, proven
+ * to be the spec's text; only the <placeholders> are filled in) and every promise of the runbook holds on the very next
  * request.
  */
-const REVOKE_STAFF_SESSIONS = `-- Revoke every active staff session — users will re-login
-UPDATE staff_sessions
-SET revoked_at = NOW(), revoked_reason = 'tenant_leak_investigation'
-WHERE revoked_at IS NULL;`;
-
-const EXPIRE_REQUEST = `UPDATE cycle_requests
-SET expires_at = NOW()
-WHERE id = '<suspected-request-id>';`;
-
-const AUDIT_QUERY = `-- All cross-tenant reads by the suspect actor in the last 24h
-SELECT
-  ae.occurred_at,
-  ae.event_type,
-  ae.actor_id,
-  ae.client_id AS accessed_client,
-  ae.entity_type,
-  ae.entity_id,
-  ae.event_data_json
-FROM audit_events ae
-WHERE ae.actor_id = '<staff_user_or_contact_id>'
-  AND ae.occurred_at > NOW() - INTERVAL '24 hours'
-  AND ae.event_type IN ('cycle.read', 'file.downloaded', 'cross_tenant_read')
-ORDER BY ae.occurred_at DESC;`;
+const { revokeStaffSessions: REVOKE_STAFF_SESSIONS, expireRequest: EXPIRE_REQUEST, auditActor: AUDIT_QUERY } = RUNBOOK_SQL;
 
 const ACME = DEMO.clients.acme;
 const ALICE = '00000000-0000-4000-8000-00000000a002';
