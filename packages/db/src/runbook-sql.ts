@@ -29,4 +29,3 @@ WHERE ae.actor_id = '<staff_user_or_contact_id>'
   AND ae.event_type IN ('cycle.read', 'file.downloaded', 'cross_tenant_read')
 ORDER BY ae.occurred_at DESC;`,
 });
-
