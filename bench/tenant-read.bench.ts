@@ -29,7 +29,7 @@ import { createMigratedDatabase } from '@breezycorp/db/testing';
 import pg from 'pg';
 import { type App, buildApp } from '../apps/api/src/app.ts';
 import { parseConfig } from '../apps/api/src/config.ts';
-import type { IsolationLayers } from '../apps/api/src/tenancy/layers.ts';
+import { type IsolationLayers, ALL_LAYERS_OFF as OFF } from '../apps/api/src/tenancy/layers.ts';
 
 // ---------------------------------------------------------------------------------------
 // Settings (environment)
@@ -60,15 +60,6 @@ const ROUNDS = intEnv('BENCH_ROUNDS', 1, 1);
 const TARGET = 0.8;
 /** Writes a V8 CPU profile of the main thread per measured run into this folder (diagnosis only). */
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR || null;
-
-const OFF: IsolationLayers = {
-  routeScope: false,
-  assertClientTenant: false,
-  authorizationProof: false,
-  tenantScope: false,
-  rowLevelSecurity: false,
-  responseGuard: false,
-};
 
 /** One layer at a time (assertClientTenant and its runtime proof go together: the proof alone fails closed). */
 const SINGLE_LAYERS: { name: string; layers: IsolationLayers }[] = [

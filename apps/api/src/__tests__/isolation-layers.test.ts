@@ -5,7 +5,7 @@ import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
 import { tenantDb } from '../plugins/unit-of-work.ts';
 import { cycleView } from '../routes/cycles/index.ts';
-import { ALL_LAYERS_ON, type IsolationLayers } from '../tenancy/layers.ts';
+import { ALL_LAYERS_ON, type IsolationLayers, ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
 /**
@@ -37,15 +37,6 @@ async function carelessRoutes(app: FastifyInstance) {
     return reply.code(201).send(cycleView(cycle));
   });
 }
-
-const OFF: IsolationLayers = {
-  routeScope: false,
-  assertClientTenant: false,
-  authorizationProof: false,
-  tenantScope: false,
-  rowLevelSecurity: false,
-  responseGuard: false,
-};
 
 let t: TestApp;
 let ownerDb: Database;

@@ -6,7 +6,7 @@ import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
 import { tenantDb } from '../plugins/unit-of-work.ts';
 import { cycleView } from '../routes/cycles/index.ts';
-import type { IsolationLayers } from '../tenancy/layers.ts';
+import { ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
 import {
   coverageTable,
   describeFindings,
@@ -463,14 +463,6 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
   });
 
   describe('the probe itself can fail', () => {
-    const OFF: IsolationLayers = {
-      routeScope: false,
-      assertClientTenant: false,
-      authorizationProof: false,
-      tenantScope: false,
-      rowLevelSecurity: false,
-      responseGuard: false,
-    };
     let ownerDb: Database;
     const apps: App[] = [];
     beforeAll(async () => {

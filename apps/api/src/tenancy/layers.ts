@@ -29,3 +29,16 @@ export const ALL_LAYERS_ON: Readonly<IsolationLayers> = Object.freeze({
   rowLevelSecurity: true,
   responseGuard: true,
 });
+
+/**
+ * Every layer off: the baseline of the layer-independence tests and the benchmark. Only
+ * usable with an owner connection and `unsafeSkipRuntimeRoleCheck` (buildApp refuses otherwise).
+ */
+export const ALL_LAYERS_OFF: Readonly<IsolationLayers> = Object.freeze({
+  routeScope: false,
+  assertClientTenant: false,
+  authorizationProof: false,
+  tenantScope: false,
+  rowLevelSecurity: false,
+  responseGuard: false,
+});
