@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { foldContextIntoBegin } from './begin-with-context.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
 
@@ -14,6 +15,9 @@ export type DatabaseTarget = { kind: 'postgres'; url: string; poolMax?: number }
  * tenant units of work hold it; route handlers receive a scoped client instead.
  */
 export type BasePrisma = PrismaClient;
+
+/** Clients whose pool folds the tenant context into BEGIN (PostgreSQL); PGlite's do not. */
+export const contextOnBegin = new WeakSet<BasePrisma>();
 
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
@@ -50,7 +54,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     // An idle connection the server ends (a restart, a dropped database) must not crash the
     // process: the pool discards it and the next query opens a new one.
     pool.on('error', () => undefined);
+    pool.on('connect', foldContextIntoBegin);
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    contextOnBegin.add(prisma);
     return {
       kind: 'postgres',
       prisma,

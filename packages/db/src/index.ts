@@ -31,4 +31,5 @@ export {
   type TxClient,
   type UnitOfWork,
   type UnitOfWorkOptions,
+  verifyTenantContext,
 } from './unit-of-work.ts';

@@ -1,6 +1,7 @@
-import type { BasePrisma } from './database.ts';
+import { withContextOnBegin } from './begin-with-context.ts';
+import { type BasePrisma, contextOnBegin } from './database.ts';
 import { withTenantScope } from './extensions/tenant-scope.ts';
-import { applyTenantContext, clientContext, type TenantContext } from './tenant-context.ts';
+import { applyTenantContext, clientContext, type TenantContext, TenantContextError } from './tenant-context.ts';
 
 /**
  * One interactive transaction that stays open across a request's hooks: the handler's
@@ -70,7 +71,12 @@ class Rollback extends Error {
   override name = 'Rollback';
 }
 
-async function begin<Tx>(client: Transactional<Tx>, context: TenantContext, options: UnitOfWorkOptions): Promise<UnitOfWork<Tx>> {
+async function begin<Tx>(
+  prisma: BasePrisma,
+  client: Transactional<Tx>,
+  context: TenantContext,
+  options: UnitOfWorkOptions,
+): Promise<UnitOfWork<Tx>> {
   let finish!: (commit: boolean) => void;
   const finished = new Promise<boolean>((resolve) => {
     finish = resolve;
@@ -81,14 +87,20 @@ async function begin<Tx>(client: Transactional<Tx>, context: TenantContext, opti
     ready = resolve;
     failed = reject;
   });
-  const settled = client.$transaction(
-    async (tx) => {
-      await applyTenantContext(tx as never, context, options.unsafeKeepConnectionRole === true);
-      ready(tx);
-      if (!(await finished)) throw new Rollback('unit of work rolled back');
-    },
-    { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
-  );
+  const keepRole = options.unsafeKeepConnectionRole === true;
+  // On PostgreSQL the context rides on BEGIN (one round trip); elsewhere it is the
+  // transaction's first statement.
+  const folded = !keepRole && contextOnBegin.has(prisma);
+  const start = () =>
+    client.$transaction(
+      async (tx) => {
+        if (!folded) await applyTenantContext(tx as never, context, keepRole);
+        ready(tx);
+        if (!(await finished)) throw new Rollback('unit of work rolled back');
+      },
+      { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
+    );
+  const settled = folded ? withContextOnBegin(context, start) : start();
   settled.catch(failed);
   const tx = await txReady;
   let done = false;
@@ -114,13 +126,13 @@ async function begin<Tx>(client: Transactional<Tx>, context: TenantContext, opti
 
 /** A unit of work for staff-only or public routes: RLS admits exactly `context`'s clients. */
 export function beginUnitOfWork(prisma: BasePrisma, context: TenantContext, options: UnitOfWorkOptions = {}) {
-  return begin<TxClient>(prisma as unknown as Transactional<TxClient>, context, options);
+  return begin<TxClient>(prisma, prisma as unknown as Transactional<TxClient>, context, options);
 }
 
 /** A unit of work for one client: RLS and the tenant-scope extension both confine it. */
 export function beginClientUnitOfWork(prisma: BasePrisma, clientId: string, options: UnitOfWorkOptions = {}) {
   const context = clientContext(clientId);
-  return begin<ScopedTx>(scopedPrisma(prisma, clientId) as unknown as Transactional<ScopedTx>, context, options);
+  return begin<ScopedTx>(prisma, scopedPrisma(prisma, clientId) as unknown as Transactional<ScopedTx>, context, options);
 }
 
 /** Runs `fn` in one unit of work: commit on success, roll back on any error. */
@@ -138,5 +150,22 @@ export async function inUnitOfWork<T>(
   } catch (error) {
     await unit.rollback();
     throw error;
+  }
+}
+
+/**
+ * Boot self-check: a unit of work really runs as spade_app with exactly its tenant set —
+ * whichever way the context travels (folded into BEGIN on PostgreSQL, a first statement on
+ * PGlite). An upgrade that broke the fold would fail here, at boot, not silently later.
+ */
+export async function verifyTenantContext(prisma: BasePrisma): Promise<void> {
+  const probe = '00000000-0000-4000-8000-0000000c0de0';
+  const seen = await inUnitOfWork(
+    prisma,
+    clientContext(probe),
+    (tx) => tx.$queryRaw<{ role: string; ids: string }[]>`SELECT current_user AS role, current_setting('app.client_ids', true) AS ids`,
+  );
+  if (seen[0]?.role !== 'spade_app' || seen[0]?.ids !== probe) {
+    throw new TenantContextError(`units of work do not carry their tenant context (saw ${JSON.stringify(seen[0] ?? null)})`);
   }
 }

@@ -1,4 +1,4 @@
-import type { Database } from '@breezycorp/db';
+import { type Database, verifyTenantContext } from '@breezycorp/db';
 
 export class UnsafeRuntimeRoleError extends Error {
   override name = 'UnsafeRuntimeRoleError';
@@ -30,4 +30,6 @@ export async function assertRuntimeRole(db: Database): Promise<void> {
       throw new UnsafeRuntimeRoleError(`Refusing to start: the runtime database role ${problems.join(', ')}.`);
     }
   });
+  // And every unit of work must really switch to spade_app with its tenant set.
+  await verifyTenantContext(db.prisma);
 }
