@@ -594,7 +594,7 @@ async function main(): Promise<number> {
     }
     out.push('');
     out.push('Notes: "layers off" still runs one transaction per request (BEGIN … COMMIT around the read and the audit insert)');
-    out.push('but, with RLS off, sends no set_config, so on ÷ off includes that round trip. "raw pg"');
+    out.push('but, with RLS off, sets no context; with RLS on, role and tenant ride on that BEGIN (no extra round trip). "raw pg"');
     out.push('does no session lookup (the apps resolve the Bearer token with three statements outside the transaction).');
     out.push('"node CPU/req" = CPU of this process\'s main thread (all servers run on it) per response; "pg CPU/req" = CPU of');
     out.push("the bench database's PostgreSQL backends per response (both from /proc, 10 ms ticks).");
