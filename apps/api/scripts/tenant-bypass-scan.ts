@@ -22,6 +22,7 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freez
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
     'services/magic-links.ts',
+    'services/runtime-role.ts',
     'services/token-lookups.ts',
     'server.ts',
   ],

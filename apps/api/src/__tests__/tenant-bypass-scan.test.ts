@@ -27,6 +27,7 @@ describe('tenant-bypass scanner', () => {
         'plugins/auth.ts',
         'plugins/kill-switch.ts',
         'services/magic-links.ts',
+        'services/runtime-role.ts',
         'services/token-lookups.ts',
         'server.ts',
       ],
