@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
-import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
+import { type StoredFileRow, sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actors.ts';
 import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
 
@@ -22,17 +22,7 @@ export const FileView = Type.Object(
   { additionalProperties: false },
 );
 
-export function fileView(f: {
-  id: string;
-  clientId: string;
-  cycleId: string;
-  requestItemId: string;
-  filename: string;
-  contentType: string;
-  size: bigint;
-  sha256: string;
-  createdAt: Date;
-}) {
+export function fileView(f: Omit<StoredFileRow, 'storageKey'>) {
   return {
     id: f.id,
     clientId: f.clientId,
