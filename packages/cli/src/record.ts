@@ -40,7 +40,7 @@ export interface ActionRecord {
   data?: Record<string, unknown>;
 }
 
-type Recorder = Pick<TxClient, 'auditEvent' | 'incidentTimelineEntry'>;
+export type Recorder = Pick<TxClient, 'auditEvent' | 'incidentTimelineEntry'>;
 
 /**
  * Records an operator action in audit_events and, with an incident, on its timeline.

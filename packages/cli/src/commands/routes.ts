@@ -7,7 +7,7 @@ import { formatFirmTime } from '../firm-time.ts';
 import { loadIncident } from '../incidents.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
 import { operatorName } from '../operator.ts';
-import { type ActionContext, recordAction, recordSlackOutcome } from '../record.ts';
+import { type ActionContext, type Recorder, recordAction, recordSlackOutcome } from '../record.ts';
 import { checkRouteTable } from '../route-check.ts';
 import { postToSlack } from '../slack.ts';
 import { formatTable } from '../table.ts';
@@ -178,22 +178,15 @@ export function registerRouteCommands(program: Command, io: Io) {
           });
           return count;
         });
-        let slack = null;
-        if (changed > 0) {
-          slack = await postToSlack(
-            io.env,
-            `:construction: #spade-ops — degradation: \`${label}\` is offline for client-scoped requests (503)` +
-              `${incident ? ` during incident ${incident.id}` : ''}. Reason: ${reason}. By ${operator}.`,
-          );
-          await recordSlackOutcome(db.prisma, context, slack);
-        }
-        return {
-          ...base,
-          dryRun: false,
+        const announced = await announceChange(
+          io,
+          db.prisma,
+          context,
           changed,
-          slack: slack?.status ?? null,
-          slackError: slack?.status === 'failed' ? slack.error : undefined,
-        };
+          `:construction: #spade-ops — degradation: \`${label}\` is offline for client-scoped requests (503)` +
+            `${incident ? ` during incident ${incident.id}` : ''}. Reason: ${reason}. By ${operator}.`,
+        );
+        return { ...base, dryRun: false, changed, ...announced };
       },
       { requireAllRows: true },
     );
@@ -246,18 +239,14 @@ export function registerRouteCommands(program: Command, io: Io) {
           });
           return count;
         });
-        let slack = null;
-        if (changed > 0) {
-          slack = await postToSlack(io.env, `:white_check_mark: #spade-ops — \`${label}\` is back online. By ${operator}.`);
-          await recordSlackOutcome(db.prisma, context, slack);
-        }
-        return {
-          ...base,
-          dryRun: false,
+        const announced = await announceChange(
+          io,
+          db.prisma,
+          context,
           changed,
-          slack: slack?.status ?? null,
-          slackError: slack?.status === 'failed' ? slack.error : undefined,
-        };
+          `:white_check_mark: #spade-ops — \`${label}\` is back online. By ${operator}.`,
+        );
+        return { ...base, dryRun: false, changed, ...announced };
       },
       { requireAllRows: true },
     );
@@ -298,4 +287,15 @@ export function registerRouteCommands(program: Command, io: Io) {
           ),
     );
   });
+}
+
+/**
+ * Announces a kill-switch change in #spade-ops — only when something changed — and puts
+ * the post's outcome on the incident's timeline. A failed post never stops containment.
+ */
+async function announceChange(io: Io, db: Recorder, context: ActionContext, changed: number, text: string) {
+  if (changed === 0) return { slack: null, slackError: undefined };
+  const outcome = await postToSlack(io.env, text);
+  await recordSlackOutcome(db, context, outcome);
+  return { slack: outcome.status, slackError: outcome.status === 'failed' ? outcome.error : undefined };
 }
