@@ -6,8 +6,6 @@ export interface Config {
   host: string;
   /** The runtime database: on PostgreSQL the connection logs in as spade_app. */
   database: DatabaseTarget;
-  /** The owner connection (migrations, seed, operations CLI). */
-  ownerDatabase: DatabaseTarget;
   dataDir: string;
   storageDir: string;
   outboxDir: string;
@@ -19,7 +17,6 @@ export interface Config {
   rateLimit: { loginPerMinute: number; exchangePerMinute: number };
   cookieSecure: boolean;
   sentryDsn: string | null;
-  slackWebhookUrl: string | null;
   logLevel: string;
   logFile: string | null;
   killSwitchPollMs: number;
@@ -60,8 +57,8 @@ const DEFAULT_CONTENT_TYPES = [
 
 export function parseConfig(env: Env = process.env): Config {
   const { dataDir, storageDir, outboxDir } = dataPaths(env);
-  const ownerDatabase = targetFromEnv(env);
-  let database: DatabaseTarget = ownerDatabase;
+  // DATABASE_URL is the owner's login (migrations, seed, CLI); the API logs in as spade_app.
+  let database: DatabaseTarget = targetFromEnv(env);
   if (env.DATABASE_URL) {
     try {
       new URL(env.DATABASE_URL);
@@ -79,7 +76,6 @@ export function parseConfig(env: Env = process.env): Config {
     port,
     host: env.HOST || '127.0.0.1',
     database,
-    ownerDatabase,
     dataDir,
     storageDir,
     outboxDir,
@@ -99,7 +95,6 @@ export function parseConfig(env: Env = process.env): Config {
     },
     cookieSecure: env.SPADE_COOKIE_SECURE === 'true',
     sentryDsn: env.SENTRY_DSN || null,
-    slackWebhookUrl: env.SLACK_WEBHOOK_URL || null,
     logLevel: env.LOG_LEVEL || 'info',
     logFile: env.SPADE_LOG_FILE || null,
     killSwitchPollMs: int(env, 'SPADE_KILL_SWITCH_POLL_MS', 5_000),

@@ -78,8 +78,6 @@ export async function resolveActor(db: Database, credential: Credential | null):
 declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor;
-    /** A credential was presented but did not resolve (unknown, expired, revoked, malformed). */
-    credentialRejected: boolean;
   }
 }
 
@@ -87,15 +85,12 @@ export default fp<{ db: Database }>(
   async (app, { db }) => {
     // Set on every request in onRequest below; null only before that hook runs.
     app.decorateRequest('actor', null as never);
-    app.decorateRequest('credentialRejected', false);
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config.noDatabase) {
         request.actor = ANONYMOUS;
         return;
       }
-      const credential = credentialOf(request);
-      request.actor = await resolveActor(db, credential);
-      request.credentialRejected = credential !== null && request.actor.kind === 'anonymous';
+      request.actor = await resolveActor(db, credentialOf(request));
     });
   },
   { name: 'auth', dependencies: ['@fastify/cookie'] },
