@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { tenantDb } from '../plugins/unit-of-work.ts';
 import { contentDisposition, safeFilename, storeUpload } from '../services/file-storage.ts';
+import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
 import { createTestApp, DEMO, login, type TestApp } from './support/test-app.ts';
 
 /*
@@ -18,57 +19,24 @@ const ALICE = '00000000-0000-4000-8000-00000000a002';
 const BALA = '00000000-0000-4000-8000-00000000b002';
 const MAX_BYTES = 4096;
 
-type Headers = Record<string, string>;
-interface Reply {
-  status: number;
-  body: string;
-  headers: Record<string, unknown>;
-  rawPayload: Buffer;
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected field by field
-  json: any;
-}
-
 let t: TestApp;
 let staff: Headers;
 let acmeCycle: string;
 let borneoCycle: string;
 
-async function call(
+/** Calls this file's app. */
+function call(
   method: 'GET' | 'POST' | 'DELETE',
   url: string,
   headers: Headers = {},
   payload?: object | Buffer,
   extraHeaders: Headers = {},
 ): Promise<Reply> {
-  const response = await t.app.inject({
-    method,
-    url,
-    headers: { ...headers, ...extraHeaders },
-    ...(payload !== undefined && { payload: payload as object }),
-  });
-  let json: unknown = null;
-  try {
-    json = response.json();
-  } catch {
-    // not JSON
-  }
-  return { status: response.statusCode, body: response.body, headers: response.headers, rawPayload: response.rawPayload, json };
-}
-
-function multipart(filename: string, contentType: string, body: Buffer) {
-  const boundary = `----spade-${randomUUID()}`;
-  const payload = Buffer.concat([
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename.replace(/["\\]/g, '\\$&')}"\r\nContent-Type: ${contentType}\r\n\r\n`,
-    ),
-    body,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  return send(t.app, method, url, headers, payload, extraHeaders);
 }
 
 async function upload(url: string, headers: Headers, filename: string, contentType: string, body: Buffer) {
-  const form = multipart(filename, contentType, body);
+  const form = multipartFile(filename, contentType, body);
   return call('POST', url, headers, form.payload, form.headers);
 }
 
@@ -564,7 +532,7 @@ describe('what must never stay behind', () => {
     });
     try {
       const request = await createRequest(['Rolled back']);
-      const form = multipart('a.txt', 'text/plain', Buffer.from('never kept'));
+      const form = multipartFile('a.txt', 'text/plain', Buffer.from('never kept'));
       const r = await app.inject({
         method: 'POST',
         url: `/api/test/clients/${ACME}/items/${request.items[0]?.id}/upload-then-fail`,

@@ -16,6 +16,7 @@ import {
   type ProbeObservation,
   probe,
 } from './support/cross-tenant-probe.ts';
+import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
 /*
@@ -33,16 +34,6 @@ import { createTestApp, login, type TestApp } from './support/test-app.ts';
 const MARKER = `VICTIM-MARKER-${randomBytes(6).toString('hex').toUpperCase()}`;
 const REQUEST_MARKER = `${MARKER}-REQ`;
 const STAFF_PASSWORD = 'probe-staff-password-1';
-
-type Headers = Record<string, string>;
-interface Reply {
-  status: number;
-  body: string;
-  headers: Record<string, unknown>;
-  rawPayload: Buffer;
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected field by field
-  json: any;
-}
 
 interface Victim {
   clientId: string;
@@ -92,7 +83,7 @@ let fixture: ProbeFixture;
 
 const bearer = (token: string): Headers => ({ authorization: `Bearer ${token}` });
 
-async function call(
+function call(
   method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
   headers: Headers = {},
@@ -100,33 +91,11 @@ async function call(
   extraHeaders: Headers = {},
   app: App = t.app,
 ): Promise<Reply> {
-  const response = await app.inject({
-    method,
-    url,
-    headers: { ...headers, ...extraHeaders },
-    ...(payload !== undefined && { payload: payload as object }),
-  });
-  let json: unknown = null;
-  try {
-    json = response.json();
-  } catch {
-    // not JSON (a download, a HEAD)
-  }
-  return { status: response.statusCode, body: response.body, headers: response.headers, rawPayload: response.rawPayload, json };
-}
-
-function multipart(filename: string, body: string) {
-  const boundary = `----isolation-${randomUUID()}`;
-  const payload = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/plain\r\n\r\n`),
-    Buffer.from(body),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  return send(app, method, url, headers, payload, extraHeaders);
 }
 
 async function upload(url: string, headers: Headers, filename: string, body: string) {
-  const form = multipart(filename, body);
+  const form = multipartFile(filename, 'text/plain', body);
   return call('POST', url, headers, form.payload, form.headers);
 }
 

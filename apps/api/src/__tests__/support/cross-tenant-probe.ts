@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { App } from '../../app.ts';
 import type { RouteTableEntry } from '../../plugins/scope-enforcer.ts';
+import { multipartFile } from './http.ts';
 
 /*
  * The automatic cross-tenant probe of DESIGN.md §4: it walks the LIVE route table of an
@@ -176,16 +177,6 @@ function sampleString(schema: JsonSchema, key: string, ids: Readonly<Record<stri
   return candidates.find((candidate) => pattern.test(candidate)) ?? base;
 }
 
-/** A one-file multipart body: upload routes stream it, every other route never reads it. */
-function multipartFile(): { payload: Buffer; headers: Record<string, string> } {
-  const boundary = `----probe-${randomUUID()}`;
-  const payload = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="probe.txt"\r\nContent-Type: text/plain\r\n\r\n` +
-      `cross-tenant probe upload\r\n--${boundary}--\r\n`,
-  );
-  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
 /**
  * What a correct app answers. A dead credential: exactly 401. A live wrong actor: exactly
  * 404 — except on a route that names nothing but the actor's OWN client and admits its
@@ -258,7 +249,8 @@ export async function probe(app: App, fixture: ProbeFixture, options: ProbeOptio
             headers['content-type'] = 'application/json';
           } else {
             // No JSON body in the schema: an upload route (multipart is streamed, not schema'd) or a body-less one.
-            const form = multipartFile();
+            // A one-file multipart body: upload routes stream it, every other route never reads it.
+            const form = multipartFile('probe.txt', 'text/plain', 'cross-tenant probe upload');
             payload = form.payload;
             Object.assign(headers, form.headers);
           }
