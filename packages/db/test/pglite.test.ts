@@ -64,7 +64,13 @@ describe('the embedded PGlite database', () => {
     const seed = await seedDemo(db.prisma, { storageDir });
 
     expect(report.applied).toEqual([]);
-    expect(report.alreadyApplied).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents']);
+    expect(report.alreadyApplied).toEqual([
+      '0001_roles',
+      '0002_schema',
+      '0003_row_level_security',
+      '0004_incidents',
+      '0005_resolve_staff_session',
+    ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
     expect(await counts()).toEqual(before);
@@ -106,7 +112,13 @@ describe('the embedded PGlite database', () => {
     expect(await db.prisma.client.count()).toBe(3);
     expect(await db.prisma.staffUser.count()).toBe(2);
     const recorded = await db.withSql((sql) => sql.query<{ version: string }>('SELECT version FROM spade_migrations ORDER BY version'));
-    expect(recorded.map((row) => row.version)).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents']);
+    expect(recorded.map((row) => row.version)).toEqual([
+      '0001_roles',
+      '0002_schema',
+      '0003_row_level_security',
+      '0004_incidents',
+      '0005_resolve_staff_session',
+    ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
     const acmeCycles = await inUnitOfWork(db.prisma, clientContext(DEMO.clients.acme), (tx) => tx.cycle.count());

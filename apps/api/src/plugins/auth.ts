@@ -3,7 +3,7 @@ import type { Database } from '@breezycorp/db';
 import { hashToken, isTokenOf } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { resolveContactSession, staffClientIds } from '../services/token-lookups.ts';
+import { resolveContactSession, resolveStaffSession } from '../services/token-lookups.ts';
 import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
 
 export const STAFF_COOKIE = 'spade_session';
@@ -40,21 +40,14 @@ export async function resolveActor(db: Database, credential: Credential | null):
   if (!credential) return ANONYMOUS;
   const { token, viaCookie } = credential;
   if (isTokenOf('staff', token)) {
-    const session = await db.prisma.staffSession.findUnique({
-      where: { tokenHash: hashToken(token) },
-      include: { staffUser: { select: { id: true, role: true, disabledAt: true } } },
-    });
-    if (!session || session.revokedAt !== null || session.expiresAt <= new Date() || session.staffUser.disabledAt !== null) {
-      return ANONYMOUS;
-    }
-    const role = session.staffUser.role === 'admin' ? 'admin' : 'staff';
-    const clientIds = await staffClientIds(db, session.staffUserId);
+    const session = await resolveStaffSession(db, hashToken(token));
+    if (!session) return ANONYMOUS;
     return {
       kind: 'staff',
       staffUserId: session.staffUserId,
-      role,
-      sessionId: session.id,
-      clientIds,
+      role: session.role,
+      sessionId: session.sessionId,
+      clientIds: session.clientIds,
       viaCookie,
       csrfToken: csrfTokenFor(token),
     };

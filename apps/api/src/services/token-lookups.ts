@@ -3,14 +3,30 @@ import type { Database } from '@breezycorp/db';
 /**
  * The only module in the API that runs raw SQL (the bypass scanner enforces it). Each
  * lookup calls a narrow SECURITY DEFINER function that must run before the tenant is
- * known — resolving a token hash, or the clients a staff member serves — and returns only
+ * known — resolving a token hash to its session (and, for staff, the clients they serve) — and returns only
  * the ids needed (DESIGN.md §4). Never a bypass connection.
  */
 
-export async function staffClientIds(db: Database, staffUserId: string): Promise<string[]> {
-  const rows = await db.prisma.$queryRaw<{ client_id: string }[]>`
-    SELECT spade_staff_client_ids AS client_id FROM spade_staff_client_ids(${staffUserId}::uuid)`;
-  return rows.map((row) => row.client_id);
+export interface StaffSessionIds {
+  sessionId: string;
+  staffUserId: string;
+  role: 'admin' | 'staff';
+  /** The clients the staff member is assigned to. */
+  clientIds: string[];
+}
+
+/** A live staff session (not revoked or expired, its user not disabled) and the user's clients, in one round trip. */
+export async function resolveStaffSession(db: Database, tokenHash: string): Promise<StaffSessionIds | null> {
+  const rows = await db.prisma.$queryRaw<{ session_id: string; staff_user_id: string; role: string; client_ids: string[] }[]>`
+    SELECT session_id, staff_user_id, role, client_ids FROM spade_resolve_staff_session(${tokenHash})`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    sessionId: row.session_id,
+    staffUserId: row.staff_user_id,
+    role: row.role === 'admin' ? 'admin' : 'staff',
+    clientIds: row.client_ids,
+  };
 }
 
 export interface ContactSessionIds {
