@@ -1,7 +1,7 @@
 import { addDays, endOfFirmDay, firmDate } from './firm-time.ts';
 
 /**
- * The PDPA clocks (shared/spec/pdpa-breach-notification.md), computed in the firm's zone.
+ * The PDPA clocks (docs/spec/pdpa-breach-notification.md), computed in the firm's zone.
  * Calendar days: day one is the day after the event, and a deadline runs to the end of its
  * last day in Singapore.
  */

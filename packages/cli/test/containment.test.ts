@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_ID, type CliFixture, createCliFixture, openIncident, STAFF_ID } from './support.ts';
 
 /*
- * The runbook's containment statements, verbatim (shared/spec/suspected-tenant-leak.runbook.md).
+ * The runbook's containment statements, verbatim (docs/spec/suspected-tenant-leak.runbook.md).
  * The commands must do exactly what these do, report the count, and be safe to repeat.
  */
 let f: CliFixture;

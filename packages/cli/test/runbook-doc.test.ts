@@ -8,7 +8,7 @@ import { captureIo } from './support.ts';
 
 /*
  * docs/runbooks/suspected-tenant-leak.md shows each manual step as SQL and as a command.
- * The SQL must stay the runbook's, verbatim (spec: shared/spec/suspected-tenant-leak.runbook.md),
+ * The SQL must stay the runbook's, verbatim (spec: docs/spec/suspected-tenant-leak.runbook.md),
  * and every `pnpm spade …` line must name a real command with real options.
  */
 const RUNBOOK_STATEMENTS = Object.values(RUNBOOK_SQL);

@@ -20,7 +20,7 @@ const RUNBOOK_AUDIT_QUERY = RUNBOOK_SQL.auditActor;
 describe('the runbook SQL is the runbook’s', () => {
   const sqlBlocks = (markdown: string) => [...markdown.matchAll(/```sql\n([\s\S]*?)\n```/g)].map((m) => m[1]);
   it.each([
-    ['the spec', new URL('../../../../shared/spec/suspected-tenant-leak.runbook.md', import.meta.url)],
+    ['the original runbook (docs/spec)', new URL('../../../docs/spec/suspected-tenant-leak.runbook.md', import.meta.url)],
     ['docs/runbooks', new URL('../../../docs/runbooks/suspected-tenant-leak.md', import.meta.url)],
   ])('every statement stands verbatim in %s', async (_name, file) => {
     const blocks = sqlBlocks(await readFile(file, 'utf8'));
