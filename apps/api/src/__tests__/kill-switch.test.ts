@@ -81,4 +81,42 @@ describe('route kill switch', () => {
     await waitFor(async () => (await statusOn(t.app, url)) === 200, 1_000);
     await waitFor(async () => (await statusOn(second, url)) === 200, 1_000);
   });
+
+  it('after its LISTEN backend is terminated, an instance still learns of a switch within a second (the listener reconnects)', async () => {
+    const url = `/api/clients/${ACME}/cycles`;
+    expect(await statusOn(t.app, url)).toBe(200);
+    // Every LISTENing backend of this database: both instances' listeners.
+    const killListeners = () =>
+      t.owner.withSql((sql) =>
+        sql.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND usename = 'spade_app' AND query ILIKE 'LISTEN%'`,
+        ),
+      );
+    const listeners = async () =>
+      (
+        await t.owner.withSql((sql) =>
+          sql.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND usename = 'spade_app' AND query ILIKE 'LISTEN%'`,
+          ),
+        )
+      )[0]!.n;
+    expect(await listeners()).toBeGreaterThanOrEqual(2);
+    await killListeners();
+    // Back within the backoff's first steps (the poll is a minute here, so only LISTEN can do it).
+    await waitFor(async () => (await listeners()) >= 2, 2_000);
+
+    await t.owner.prisma.routeKillSwitch.create({
+      data: { method: 'GET', routePattern: ROUTE, reason: 'second incident', createdBy: 'on-call' },
+    });
+    const first = await waitFor(async () => (await statusOn(t.app, url)) === 503, 1_000);
+    const other = await waitFor(async () => (await statusOn(second, url)) === 503, 1_000);
+    expect(Math.max(first, other)).toBeLessThan(1_000);
+    await t.owner.prisma.routeKillSwitch.updateMany({
+      where: { routePattern: ROUTE, liftedAt: null },
+      data: { liftedAt: new Date(), liftedBy: 'on-call' },
+    });
+    await waitFor(async () => (await statusOn(t.app, url)) === 200, 1_000);
+  });
 });

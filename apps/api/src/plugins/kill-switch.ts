@@ -41,8 +41,14 @@ export default fp<KillSwitchOptions>(
 
     let unlisten: (() => Promise<void>) | null = null;
     try {
-      unlisten = await db.listen(KILL_SWITCH_CHANNEL, () => {
+      const refreshNow = () => {
         refresh().catch((error) => app.log.error({ err: error }, 'kill-switch refresh failed'));
+      };
+      // A lost LISTEN connection comes back by itself (with backoff); what changed while it
+      // was away is read at once on reconnect, so propagation stays sub-second.
+      unlisten = await db.listen(KILL_SWITCH_CHANNEL, refreshNow, () => {
+        app.log.info('kill-switch LISTEN re-established');
+        refreshNow();
       });
     } catch (error) {
       app.log.warn({ err: error }, 'kill-switch LISTEN unavailable; relying on the poll');
