@@ -7,16 +7,17 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { AppError } from './errors.ts';
 import audit from './plugins/audit.ts';
 import auth from './plugins/auth.ts';
-import errors from './plugins/errors.ts';
+import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
+import inputBoundary from './plugins/input-boundary.ts';
 import killSwitch from './plugins/kill-switch.ts';
-import requestId, { requestIdFrom } from './plugins/request-id.ts';
+import requestId, { requestIdGenerator } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
 import scopeEnforcer from './plugins/scope-enforcer.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
+import uploads from './plugins/uploads.ts';
 import routes from './routes/index.ts';
 import type { Mailer } from './services/mailer.ts';
 import { outboxMailer } from './services/mailer.ts';
@@ -35,9 +36,6 @@ export interface AppDeps {
   logger?: boolean | object;
 }
 
-/** A URL longer than this is refused with 400 before routing. */
-const MAX_URL_LENGTH = 4_096;
-
 /**
  * Composes Spade's plugins and routes. It never listens (server.ts does), and it throws
  * while booting if any route lacks a valid route scope.
@@ -55,24 +53,34 @@ export async function buildApp(config: Config, deps: AppDeps) {
       // SPADE_LOG_FILE: JSON lines (with reqId) that `spade evidence request` collects.
       ...(config.logFile && { file: config.logFile }),
     },
-    genReqId: requestIdFrom,
+    genReqId: requestIdGenerator(config.trustProxyRequestId),
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
     trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Timeouts, set deliberately: a whole request (headers and body) must arrive within
+    // requestTimeout; a socket silent for connectionTimeout is closed; idle keep-alive
+    // sockets are closed after keepAliveTimeout. Uploads have their own idle timeout too.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Our own 503 while draining (errors plugin), in the error shape with a request id.
+    return503OnClosing: false,
+    // A missing Host is refused by the input boundary in the error shape, not by Node's bare 400.
+    http: { requireHostHeader: false },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(requestId);
-  app.addHook('onRequest', async (request) => {
-    if (request.url.length > MAX_URL_LENGTH) throw new AppError('bad_request', 'URL too long');
-  });
+  await app.register(inputBoundary);
   await app.register(unitOfWork, { db: deps.db, layers });
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   await app.register(rateLimit, { global: false });
   await app.register(multipart, {
-    limits: { fileSize: config.upload.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 1024 },
+    // files: 2 so that a second file is seen and refused (400), not silently dropped.
+    limits: { fileSize: config.upload.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
   });
   await app.register(swagger, {
     openapi: { info: { title: 'Spade API', version: '0.1.0' } },
@@ -93,6 +101,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(killSwitch, { db: deps.db, pollMs: config.killSwitchPollMs });
   await app.register(audit, { db: deps.db });
   await app.register(requireClientScope, { layers });
+  await app.register(uploads, { config });
   if (layers.responseGuard) await app.register(responseGuard);
   await app.register(routes, { config, db: deps.db, mailer: deps.mailer ?? outboxMailer(config.outboxDir) });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);

@@ -13,7 +13,15 @@ export interface Config {
   staffSessionTtlMs: number;
   contactSessionTtlMs: number;
   magicLinkTtlMs: number;
-  upload: { maxBytes: number; contentTypes: readonly string[] };
+  upload: {
+    maxBytes: number;
+    contentTypes: readonly string[];
+    /** An upload that sends nothing for this long is aborted (408) and its socket closed. */
+    idleTimeoutMs: number;
+  };
+  http: { requestTimeoutMs: number; connectionTimeoutMs: number; keepAliveTimeoutMs: number };
+  /** Keep an incoming x-request-id as Spade's own only behind a proxy that sets it (and strips the client's). */
+  trustProxyRequestId: boolean;
   rateLimit: { loginPerMinute: number; exchangePerMinute: number };
   cookieSecure: boolean;
   sentryDsn: string | null;
@@ -69,6 +77,7 @@ export function parseConfig(env: Env = process.env): Config {
       kind: 'postgres',
       url: env.SPADE_APP_DATABASE_URL || appDatabaseUrl(env.DATABASE_URL, env.SPADE_APP_DB_PASSWORD),
       poolMax: int(env, 'SPADE_DB_POOL_MAX', 16),
+      acquireTimeoutMs: int(env, 'SPADE_DB_ACQUIRE_TIMEOUT_MS', 5_000),
     };
   }
   const port = int(env, 'PORT', 3000, 0);
@@ -88,7 +97,14 @@ export function parseConfig(env: Env = process.env): Config {
       contentTypes: env.SPADE_UPLOAD_CONTENT_TYPES
         ? env.SPADE_UPLOAD_CONTENT_TYPES.split(',').map((t) => t.trim().toLowerCase())
         : DEFAULT_CONTENT_TYPES,
+      idleTimeoutMs: int(env, 'SPADE_UPLOAD_IDLE_MS', 30_000),
     },
+    http: {
+      requestTimeoutMs: int(env, 'SPADE_REQUEST_TIMEOUT_MS', 300_000),
+      connectionTimeoutMs: int(env, 'SPADE_CONNECTION_TIMEOUT_MS', 120_000),
+      keepAliveTimeoutMs: int(env, 'SPADE_KEEP_ALIVE_TIMEOUT_MS', 65_000),
+    },
+    trustProxyRequestId: env.SPADE_TRUST_PROXY_REQUEST_ID === 'true',
     rateLimit: {
       loginPerMinute: int(env, 'SPADE_LOGIN_PER_MINUTE', 10),
       exchangePerMinute: int(env, 'SPADE_EXCHANGE_PER_MINUTE', 20),

@@ -5,10 +5,14 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   csrf_failed: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   rate_limited: 429,
+  headers_too_large: 431,
   internal: 500,
   route_offline: 503,
   unavailable: 503,
@@ -31,3 +35,6 @@ export class AppError extends Error {
 /** The same answer for every unknown, foreign or forbidden thing: existence is not disclosed. */
 export const notFound = () => new AppError('not_found', 'Not found');
 export const unauthenticated = () => new AppError('unauthenticated', 'Authentication required');
+
+/** How long a client should wait before retrying a 503 (seconds), by code. */
+export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { unavailable: 2, route_offline: 300 };

@@ -33,11 +33,26 @@ afterAll(async () => {
 const cycleCount = () => t.owner.prisma.cycle.count();
 
 describe('request ids and the error shape', () => {
-  it('every response carries x-request-id; a valid incoming one is kept, a malformed one replaced', async () => {
-    const kept = await t.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'req-from-proxy-1234' } });
-    expect(kept.headers['x-request-id']).toBe('req-from-proxy-1234');
-    const replaced = await t.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\n<script>' } });
-    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  it("every response carries Spade's own x-request-id; a caller's id is only echoed apart, a malformed one dropped", async () => {
+    const echoed = await t.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'req-from-proxy-1234' } });
+    expect(echoed.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(echoed.headers['x-caller-request-id']).toBe('req-from-proxy-1234');
+    const dropped = await t.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\n<script>' } });
+    expect(dropped.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(dropped.headers['x-caller-request-id']).toBeUndefined();
+  });
+
+  it('a client cannot plant audit rows under a request id of its choosing', async () => {
+    const planted = 'planted-request-id-0001';
+    const { headers } = await login(t.app, DEMO.staff.admin);
+    const response = await t.app.inject({
+      method: 'GET',
+      url: `/api/clients/${DEMO.clients.acme}`,
+      headers: { ...headers, 'x-request-id': planted },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(await t.owner.prisma.auditEvent.count({ where: { requestId: planted } })).toBe(0);
+    expect(await t.owner.prisma.auditEvent.count({ where: { requestId: String(response.headers['x-request-id']) } })).toBeGreaterThan(0);
   });
 
   it('a 5xx answers { error: { code, message, requestId } } with no internals', async () => {

@@ -510,7 +510,7 @@ describe('what must never stay behind', () => {
       extraRoutes: async (instance) => {
         instance.post(
           '/api/test/clients/:clientId/items/:itemId/upload-then-fail',
-          { config: { routeScope: 'client-scoped' } },
+          { config: { routeScope: 'client-scoped', upload: true } },
           async (request) => {
             const { clientId, itemId } = request.params as { clientId: string; itemId: string };
             const db = tenantDb(request);

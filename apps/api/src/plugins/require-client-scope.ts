@@ -11,8 +11,8 @@ function routeClientId(request: FastifyRequest): unknown {
 
 /**
  * Layer 2 (runbook): for every client-scoped route, resolve `:clientId`, run
- * assertClientTenant, and only then give the handler a tenant-scoped database client
- * (`request.tenantDb`). It runs before body validation, so an actor who may not touch the
+ * assertClientTenant (preValidation), and only then (preHandler) give the handler a
+ * tenant-scoped database client (`request.tenantDb`). It runs before body validation, so an actor who may not touch the
  * client learns nothing from validation errors either. Handlers never see the unscoped client.
  *
  * Strengthened (DESIGN §4, in the spirit of Pundit's verify_authorized): before a
@@ -29,7 +29,12 @@ export default fp<{ layers: IsolationLayers }>(
       // undefined, '', '0' or any malformed id is never "all tenants": it is nobody's.
       if (!isUuid(clientId)) throw notFound();
       if (layers.assertClientTenant) await assertClientTenant(request, clientId);
-      await request.openClientUnit(clientId);
+    });
+    // The unit of work opens only once the request is admitted and its input is in and
+    // valid (an upload's body is received in between, holding no connection).
+    app.addHook('preHandler', async (request) => {
+      if (request.routeOptions.config.routeScope !== 'client-scoped' || request.is404) return;
+      await request.openClientUnit(routeClientId(request) as string);
     });
 
     if (layers.authorizationProof) {

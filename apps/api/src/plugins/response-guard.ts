@@ -11,7 +11,10 @@ export function foreignTenantIds(value: unknown, allowed: string, found: Set<str
     return found;
   }
   for (const [key, child] of Object.entries(value)) {
-    if (TENANT_KEYS.has(key) && child !== null && child !== undefined && child !== allowed) found.add(String(child));
+    // Compared canonically (lower-case): the request's own tenant in another spelling is not foreign.
+    if (TENANT_KEYS.has(key) && child !== null && child !== undefined && String(child).toLowerCase() !== allowed.toLowerCase()) {
+      found.add(String(child));
+    }
     else if (typeof child === 'object') foreignTenantIds(child, allowed, found, depth + 1);
   }
   return found;

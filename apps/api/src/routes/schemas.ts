@@ -3,6 +3,8 @@ import { Type } from 'typebox';
 /** Shared TypeBox pieces. Response schemas are whitelists: a field not listed never leaves. */
 export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
+/** Text a person typed (a name, a title, a comment): at least one visible character, never only spaces. */
+export const NonBlank = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '\\S' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
 export const ErrorBody = Type.Object(

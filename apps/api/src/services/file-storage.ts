@@ -70,12 +70,101 @@ async function discard(file: string): Promise<void> {
   await unlink(file).catch(() => undefined);
 }
 
+/** An upload received into a temporary file, before any database work. */
+export interface ReceivedUpload {
+  tmpFile: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Upload routes: the received file (plugins/uploads.ts), consumed by storeUpload. */
+    upload: ReceivedUpload | null;
+  }
+}
+
+/** A multipart stream that breaks off (no or a wrong boundary, an unterminated part) is the client's fault. */
+function malformedMultipart(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('FST_')) return error; // @fastify/multipart's own, mapped by the error table
+  return new AppError('bad_request', 'Malformed multipart/form-data body');
+}
+
 /**
- * Receives the request's one multipart file for `target`, stores it under
+ * Reads the request's multipart body: exactly one file part (a second file is refused —
+ * never silently dropped), of an accepted type, not empty, within the size limit, streamed
+ * to a private temporary file while its sha256 is computed. A client that sends nothing
+ * for `idleTimeoutMs` is cut off (408, socket closed). No database connection is held.
+ */
+export async function receiveUpload(request: FastifyRequest, config: StorageConfig): Promise<ReceivedUpload> {
+  const tmpDir = path.join(path.resolve(config.storageDir), 'tmp');
+  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  const raw = request.raw;
+  let timedOut = false;
+  const idle = setTimeout(() => {
+    timedOut = true;
+    raw.destroy(new AppError('request_timeout', 'The upload stalled'));
+  }, config.upload.idleTimeoutMs);
+  const touch = () => idle.refresh();
+  raw.on('data', touch);
+
+  let received: ReceivedUpload | null = null;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue; // form fields carry nothing we use
+      if (received) {
+        part.file.resume();
+        throw new AppError('bad_request', 'Send one file per upload');
+      }
+      const contentType = normalisedContentType(part.mimetype);
+      if (!config.upload.contentTypes.includes(contentType)) {
+        part.file.resume();
+        throw new AppError('unsupported_media_type', `Files of type ${contentType || 'unknown'} are not accepted`);
+      }
+      const tmpFile = path.join(tmpDir, `${randomUUID()}.part`);
+      const hash = createHash('sha256');
+      let size = 0;
+      // Registered before the first await, so a failure below always removes it.
+      received = { tmpFile, filename: safeFilename(part.filename), contentType, size: 0, sha256: '' };
+      await pipeline(
+        part.file,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(tmpFile, { flags: 'wx', mode: 0o600 }),
+      );
+      if (part.file.truncated) throw new AppError('payload_too_large', `Files may be at most ${config.upload.maxBytes} bytes`);
+      // Policy: an empty file is refused; it is almost always a failed export or a wrong pick.
+      if (size === 0) throw new AppError('bad_request', 'The file is empty');
+      received.size = size;
+      received.sha256 = hash.digest('hex');
+    }
+    if (!received) throw new AppError('bad_request', 'Expected one file in a multipart/form-data body');
+    return received;
+  } catch (error) {
+    if (received) await discard(received.tmpFile);
+    if (timedOut) throw new AppError('request_timeout', 'The upload stalled');
+    throw malformedMultipart(error);
+  } finally {
+    clearTimeout(idle);
+    raw.off('data', touch);
+  }
+}
+
+/**
+ * Stores the request's received upload (`request.upload`) for `target`: moves it to
  * `clients/<clientId>/<fileId>`, inserts its row and audits `file.uploaded`, all in the
- * request's unit of work. Every failure leaves neither row nor file: the temporary file
- * is deleted on each failure path, and once renamed into place the final file is deleted
- * if the unit of work rolls back.
+ * request's unit of work. Every failure leaves neither row nor file: the temporary file is
+ * deleted on each failure path (and by the uploads plugin when the request ends), and once
+ * moved into place the final file is deleted if the unit of work rolls back.
  */
 export async function storeUpload(
   request: FastifyRequest,
@@ -83,42 +172,9 @@ export async function storeUpload(
   config: StorageConfig,
   target: UploadTarget,
 ): Promise<StoredFileRow> {
-  const part = await request.file();
-  if (!part) throw new AppError('bad_request', 'Expected one file in a multipart/form-data body');
-
-  const contentType = normalisedContentType(part.mimetype);
-  if (!config.upload.contentTypes.includes(contentType)) {
-    // Nothing is written; the part is drained so the client still reads our answer.
-    part.file.resume();
-    throw new AppError('unsupported_media_type', `Files of type ${contentType || 'unknown'} are not accepted`);
-  }
-
-  const tmpDir = path.join(path.resolve(config.storageDir), 'tmp');
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  const tmpFile = path.join(tmpDir, `${randomUUID()}.part`);
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    await pipeline(
-      part.file,
-      async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          hash.update(chunk);
-          size += chunk.length;
-          yield chunk;
-        }
-      },
-      createWriteStream(tmpFile, { flags: 'wx', mode: 0o600 }),
-    );
-  } catch (error) {
-    await discard(tmpFile);
-    throw error;
-  }
-  if (part.file.truncated) {
-    await discard(tmpFile);
-    throw new AppError('payload_too_large', `Files may be at most ${config.upload.maxBytes} bytes`);
-  }
-
+  const upload = request.upload;
+  if (!upload) throw new AppError('internal', 'storeUpload on a route without config.upload');
+  request.upload = null;
   const fileId = randomUUID();
   const storageKey = storageKeyFor(target.clientId, fileId);
   let row: StoredFileRow;
@@ -129,10 +185,10 @@ export async function storeUpload(
         clientId: target.clientId,
         cycleId: target.cycleId,
         requestItemId: target.requestItemId,
-        filename: safeFilename(part.filename),
-        contentType,
-        size: BigInt(size),
-        sha256: hash.digest('hex'),
+        filename: upload.filename,
+        contentType: upload.contentType,
+        size: BigInt(upload.size),
+        sha256: upload.sha256,
         storageKey,
         uploadedByType: target.uploadedBy.type,
         uploadedById: target.uploadedBy.id,
@@ -140,10 +196,10 @@ export async function storeUpload(
     });
     const finalFile = pathOf(config.storageDir, storageKey);
     await mkdir(path.dirname(finalFile), { recursive: true, mode: 0o700 });
-    await rename(tmpFile, finalFile);
+    await rename(upload.tmpFile, finalFile);
     request.onRollback(() => discard(finalFile));
   } catch (error) {
-    await discard(tmpFile);
+    await discard(upload.tmpFile);
     throw error;
   }
 
@@ -155,11 +211,16 @@ export async function storeUpload(
       requestItemId: row.requestItemId,
       filename: row.filename,
       contentType: row.contentType,
-      size,
+      size: upload.size,
       sha256: row.sha256,
     },
   });
   return row;
+}
+
+/** Removes a received upload nobody stored (the request failed before its handler stored it). */
+export async function discardUpload(upload: ReceivedUpload | null): Promise<void> {
+  if (upload) await discard(upload.tmpFile);
 }
 
 /** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */

@@ -27,5 +27,11 @@ declare module 'fastify' {
      * which also keeps the embedded database's single connection free for them.
      */
     ownTransactions?: boolean;
+    /**
+     * Upload routes: the multipart body is received (streamed to a temporary file, type,
+     * size and sha256 checked) after the tenant assertion and *before* the unit of work
+     * opens, so a slow or stalled upload holds no database connection (plugins/uploads.ts).
+     */
+    upload?: boolean;
   }
 }

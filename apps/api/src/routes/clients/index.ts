@@ -2,14 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
-import { ClientParams, errors, Timestamp, Uuid } from '../schemas.ts';
+import { ClientParams, errors, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 const ClientStatus = Type.Union([Type.Literal('active'), Type.Literal('archived')]);
 export const ClientView = Type.Object(
   { id: Uuid, name: Type.String(), uen: Type.Union([Type.String(), Type.Null()]), status: ClientStatus, createdAt: Timestamp },
   { additionalProperties: false },
 );
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Name = NonBlank(200);
 const Uen = Type.String({ pattern: '^[0-9A-Z]{9,10}$' });
 
 function view(client: { id: string; name: string; uen: string | null; status: string; createdAt: Date }) {

@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
-import { ClientParams, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+import { ClientParams, errors, NonBlank, Ok, Timestamp, Uuid } from '../schemas.ts';
 
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Name = NonBlank(200);
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Phone = Type.String({ minLength: 1, maxLength: 40, pattern: '^[0-9+()\\-. ]+$' });
 

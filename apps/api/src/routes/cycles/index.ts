@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actors.ts';
-import { errors, isoDate, Timestamp, Uuid } from '../schemas.ts';
+import { errors, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 const Kind = Type.Union([
   Type.Literal('bookkeeping'),
@@ -94,8 +94,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             kind: Kind,
-            period: Type.String({ minLength: 1, maxLength: 40 }),
-            title: Type.String({ minLength: 1, maxLength: 200 }),
+            period: NonBlank(40),
+            title: NonBlank(200),
             dueDate: Type.Optional(DateOnly),
           },
           { additionalProperties: false },
@@ -139,7 +139,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
         params: CycleParams,
         body: Type.Object(
           {
-            title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            title: Type.Optional(NonBlank(200)),
             dueDate: Type.Optional(Type.Union([DateOnly, Type.Null()])),
             status: Type.Optional(Status),
           },

@@ -49,8 +49,9 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
   app.post(
     '/api/clients/:clientId/requests/:requestId/items/:itemId/files',
     {
-      config: { routeScope: 'client-scoped' },
-      // The body is multipart (streamed by storeUpload), so only the params are schema-validated.
+      config: { routeScope: 'client-scoped', upload: true },
+      // The body is multipart, received by plugins/uploads.ts before the unit of work opens;
+      // only the params are schema-validated.
       schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
     },
     async (request, reply) => {
@@ -100,6 +101,8 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
     '/api/clients/:clientId/files/:fileId/download',
     {
       config: { routeScope: 'client-scoped' },
+      // A HEAD would run the handler and audit a download that never happened.
+      exposeHeadRoute: false,
       schema: { params: FileParams, response: { 200: FileBytes, ...errors } },
     },
     async (request, reply) => {

@@ -193,8 +193,9 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.post(
     '/api/portal/clients/:clientId/items/:itemId/files',
     {
-      config: CONTACT_ONLY,
-      // The body is multipart (streamed by storeUpload), so only the params are schema-validated.
+      config: { ...CONTACT_ONLY, upload: true },
+      // The body is multipart, received by plugins/uploads.ts before the unit of work opens;
+      // only the params are schema-validated.
       schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
     },
     async (request, reply) => {
@@ -233,7 +234,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
 
   app.get(
     '/api/portal/clients/:clientId/files/:fileId/download',
-    { config: CONTACT_ONLY, schema: { params: FileParams, response: { 200: FileBytes, ...errors } } },
+    // No automatic HEAD: it would run the handler and audit a download that never happened.
+    { config: CONTACT_ONLY, exposeHeadRoute: false, schema: { params: FileParams, response: { 200: FileBytes, ...errors } } },
     async (request, reply) => {
       const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
       if (!file) throw notFound();

@@ -7,7 +7,7 @@ import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import type { Mailer } from '../../services/mailer.ts';
 import { staffActor } from '../../tenancy/actors.ts';
-import { errors, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { errors, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);
 const ItemStatus = Type.Union([Type.Literal('pending'), Type.Literal('submitted'), Type.Literal('accepted'), Type.Literal('rejected')]);
@@ -132,10 +132,7 @@ const CreateBody = Type.Object(
   {
     contactId: Uuid,
     items: Type.Array(
-      Type.Object(
-        { label: Type.String({ minLength: 1, maxLength: 200 }), description: Type.Optional(Type.String({ maxLength: 2000 })) },
-        { additionalProperties: false },
-      ),
+      Type.Object({ label: NonBlank(200), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
       { minItems: 1, maxItems: 50 },
     ),
     message: Type.Optional(Type.String({ maxLength: 5000 })),
@@ -147,7 +144,7 @@ const CreateBody = Type.Object(
 const ReviewBody = Type.Object(
   {
     decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
-    comment: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    comment: Type.Optional(NonBlank(2000)),
   },
   { additionalProperties: false },
 );

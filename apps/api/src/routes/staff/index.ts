@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
-import { errors, iso, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
+import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 /**
  * Firm administration: staff users, their client assignments and their sessions. Every
@@ -82,7 +82,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             email: Type.String({ format: 'email', maxLength: 254 }),
-            name: Type.String({ minLength: 1, maxLength: 200 }),
+            name: NonBlank(200),
             role: Role,
             password: Type.String({ minLength: 12, maxLength: 200 }),
           },
