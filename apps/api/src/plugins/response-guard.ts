@@ -14,8 +14,7 @@ export function foreignTenantIds(value: unknown, allowed: string, found: Set<str
     // Compared canonically (lower-case): the request's own tenant in another spelling is not foreign.
     if (TENANT_KEYS.has(key) && child !== null && child !== undefined && String(child).toLowerCase() !== allowed.toLowerCase()) {
       found.add(String(child));
-    }
-    else if (typeof child === 'object') foreignTenantIds(child, allowed, found, depth + 1);
+    } else if (typeof child === 'object') foreignTenantIds(child, allowed, found, depth + 1);
   }
   return found;
 }
