@@ -73,7 +73,11 @@ export async function buildApp(config: Config, deps: AppDeps) {
 
   await app.register(requestId);
   await app.register(inputBoundary);
-  await app.register(unitOfWork, { db: deps.db, layers });
+  await app.register(unitOfWork, {
+    db: deps.db,
+    layers,
+    ...(config.database.kind === 'postgres' && { acquireTimeoutMs: config.database.acquireTimeoutMs }),
+  });
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });

@@ -77,7 +77,7 @@ export function parseConfig(env: Env = process.env): Config {
       kind: 'postgres',
       url: env.SPADE_APP_DATABASE_URL || appDatabaseUrl(env.DATABASE_URL, env.SPADE_APP_DB_PASSWORD),
       poolMax: int(env, 'SPADE_DB_POOL_MAX', 16),
-      acquireTimeoutMs: int(env, 'SPADE_DB_ACQUIRE_TIMEOUT_MS', 5_000),
+      acquireTimeoutMs: int(env, 'SPADE_DB_ACQUIRE_TIMEOUT_MS', 3_000),
     };
   }
   const port = int(env, 'PORT', 3000, 0);

@@ -70,7 +70,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       connectionString: target.url,
       max: target.poolMax ?? 10,
       // Bounded: a request waits this long for a connection, then fails (503), never forever.
-      connectionTimeoutMillis: target.acquireTimeoutMs ?? 5_000,
+      connectionTimeoutMillis: target.acquireTimeoutMs ?? 3_000,
     });
     // An idle connection the server ends (a restart, a dropped database) must not crash the
     // process: the pool discards it and the next query opens a new one.

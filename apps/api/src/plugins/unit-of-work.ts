@@ -59,9 +59,12 @@ async function runRollbackActions(request: FastifyRequest) {
  * — before the first byte of the response leaves, so a failed audit insert fails the
  * request — and rolled back on any error or aborted request.
  */
-export default fp<{ db: Database; layers: IsolationLayers }>(
-  async (app, { db, layers }) => {
-    const options = { unsafeKeepConnectionRole: !layers.rowLevelSecurity };
+export default fp<{ db: Database; layers: IsolationLayers; acquireTimeoutMs?: number }>(
+  async (app, { db, layers, acquireTimeoutMs }) => {
+    // maxWait: how long a request may wait for a connection to start its transaction —
+    // bounded like the pool's own acquisition, so a saturated or absent database is a
+    // prompt 503, never a hung request.
+    const options = { unsafeKeepConnectionRole: !layers.rowLevelSecurity, maxWaitMs: acquireTimeoutMs ?? 3_000 };
     const preCommitChecks: PreCommitCheck[] = [];
     app.decorate('addPreCommitCheck', (check: PreCommitCheck) => {
       preCommitChecks.push(check);
