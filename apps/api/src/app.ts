@@ -3,7 +3,6 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
@@ -12,6 +11,7 @@ import auth from './plugins/auth.ts';
 import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import inputBoundary from './plugins/input-boundary.ts';
 import killSwitch from './plugins/kill-switch.ts';
+import openapi from './plugins/openapi.ts';
 import requestId, { requestIdGenerator } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
@@ -86,22 +86,9 @@ export async function buildApp(config: Config, deps: AppDeps) {
     // files: 2 so that a second file is seen and refused (400), not silently dropped.
     limits: { fileSize: config.upload.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
   });
-  await app.register(swagger, {
-    openapi: { info: { title: 'Spade API', version: '0.1.0' } },
-    transformObject: (documentObject) => {
-      const spec = (documentObject as { openapiObject: Record<string, unknown> }).openapiObject as {
-        paths?: Record<string, Record<string, Record<string, unknown>>>;
-      };
-      for (const entry of app.routeTable) {
-        const path = entry.url.replace(/:(\w+)/g, '{$1}');
-        const operation = spec.paths?.[path]?.[entry.method.toLowerCase()];
-        if (operation) operation['x-route-scope'] = entry.scope;
-      }
-      return spec;
-    },
-  });
   await app.register(auth, { db: deps.db });
   await app.register(scopeEnforcer, { enforceAtRequest: layers.routeScope });
+  await app.register(openapi);
   await app.register(killSwitch, { db: deps.db, pollMs: config.killSwitchPollMs });
   await app.register(audit, { db: deps.db });
   await app.register(requireClientScope, { layers });

@@ -8,6 +8,8 @@ export interface RouteTableEntry {
   scope: RouteScope;
   actors: readonly string[];
   adminOnly: boolean;
+  /** An upload route (multipart body received before the unit of work). */
+  upload: boolean;
 }
 
 export class RouteScopeError extends Error {
@@ -52,6 +54,7 @@ export default fp<{ enforceAtRequest: boolean }>(
           scope,
           actors: scope === 'client-scoped' ? (route.config?.actors ?? ['staff']) : scope === 'staff-only' ? ['staff'] : [],
           adminOnly: route.config?.adminOnly === true,
+          upload: route.config?.upload === true,
         });
       }
     });

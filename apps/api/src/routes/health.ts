@@ -7,12 +7,26 @@ import { ErrorBody } from './schemas.ts';
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
 const health: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
-  app.get('/healthz', { config: { routeScope: 'public', noDatabase: true }, schema: { response: { 200: Status } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      config: { routeScope: 'public', noDatabase: true },
+      schema: { operationId: 'getHealth', summary: 'Liveness of the process', response: { 200: Status, 400: ErrorBody } },
+    },
+    async () => ({
+      status: 'ok',
+    }),
+  );
   app.get(
     '/readyz',
-    { config: { routeScope: 'public', noDatabase: true }, schema: { response: { 200: Status, 503: ErrorBody } } },
+    {
+      config: { routeScope: 'public', noDatabase: true },
+      schema: {
+        operationId: 'getReadiness',
+        summary: 'Readiness: the database is reachable',
+        response: { 200: Status, 400: ErrorBody, 503: ErrorBody },
+      },
+    },
     async () => {
       try {
         await db.withSql((sql) => sql.query('SELECT 1'));

@@ -1,6 +1,7 @@
 import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.ts';
+import { requireOperationNames } from '../plugins/openapi.ts';
 import type { Mailer } from '../services/mailer.ts';
 import audit from './audit/index.ts';
 import auth from './auth/index.ts';
@@ -21,6 +22,8 @@ export interface RouteDeps {
 
 /** Every resource, one folder each. Each route declares its routeScope in its own file. */
 const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
+  // Every product route names itself for the OpenAPI document (operationId, summary).
+  app.addHook('onRoute', requireOperationNames);
   await app.register(health, { db: deps.db });
   await app.register(auth, { config: deps.config });
   await app.register(clients);

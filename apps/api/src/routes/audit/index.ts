@@ -96,7 +96,13 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
     '/api/clients/:clientId/audit-events',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: ClientParams, querystring: AuditQuery, response: { 200: AuditList, ...errors } },
+      schema: {
+        operationId: 'listClientAuditEvents',
+        summary: "List a client's audit trail",
+        params: ClientParams,
+        querystring: AuditQuery,
+        response: { 200: AuditList, ...errors },
+      },
     },
     async (request) => {
       // The scoped client and RLS confine this to the asserted client's events; firm-wide
@@ -114,7 +120,12 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
     '/api/audit-events',
     {
       config: { routeScope: 'staff-only', adminOnly: true },
-      schema: { querystring: AuditQuery, response: { 200: AuditList, ...errors } },
+      schema: {
+        operationId: 'listAuditEvents',
+        summary: 'List audit events across the clients the caller may see',
+        querystring: AuditQuery,
+        response: { 200: AuditList, ...errors },
+      },
     },
     async (request) => {
       // Admin only: runs as spade_admin, whose policy admits every client's events and the

@@ -30,6 +30,8 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
         rateLimit: { max: config.rateLimit.loginPerMinute, timeWindow: '1 minute' },
       },
       schema: {
+        operationId: 'login',
+        summary: 'Sign in as a staff member',
         body: LoginBody,
         response: {
           200: Type.Object(
@@ -90,7 +92,10 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
 
   app.post(
     '/api/auth/logout',
-    { config: { routeScope: 'staff-only' }, schema: { response: { 200: Ok, ...errors } } },
+    {
+      config: { routeScope: 'staff-only' },
+      schema: { operationId: 'logout', summary: 'Sign out (end this staff session)', response: { 200: Ok, ...errors } },
+    },
     async (request, reply) => {
       const actor = staffActor(request);
       await firmDb(request).staffSession.update({
@@ -108,6 +113,8 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
     {
       config: { routeScope: 'staff-only' },
       schema: {
+        operationId: 'getMe',
+        summary: 'The signed-in staff member and the clients they serve',
         response: { 200: Type.Object({ staffUser: StaffUser, clientIds: Type.Array(Uuid) }, { additionalProperties: false }), ...errors },
       },
     },

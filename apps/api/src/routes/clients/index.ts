@@ -27,7 +27,11 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     '/api/clients',
     {
       config: { routeScope: 'staff-only' },
-      schema: { response: { 200: Type.Object({ clients: Type.Array(ClientView) }, { additionalProperties: false }), ...errors } },
+      schema: {
+        operationId: 'listClients',
+        summary: 'List the clients the caller serves',
+        response: { 200: Type.Object({ clients: Type.Array(ClientView) }, { additionalProperties: false }), ...errors },
+      },
     },
     async (request) => {
       const db = firmDb(request);
@@ -52,6 +56,8 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
+        operationId: 'createClient',
+        summary: 'Create a client (admin)',
         body: Type.Object({ name: Name, uen: Type.Optional(Uen) }, { additionalProperties: false }),
         response: { 201: ClientView, ...errors },
       },
@@ -65,7 +71,10 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/clients/:clientId',
-    { config: { routeScope: 'client-scoped' }, schema: { params: ClientParams, response: { 200: ClientView, ...errors } } },
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { operationId: 'getClient', summary: 'Get a client', params: ClientParams, response: { 200: ClientView, ...errors } },
+    },
     async (request) => {
       const client = await tenantDb(request).client.findUnique({ where: { id: request.params.clientId } });
       if (!client) throw notFound();
@@ -79,6 +88,8 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped', adminOnly: true },
       schema: {
+        operationId: 'updateClient',
+        summary: 'Update a client (admin)',
         params: ClientParams,
         body: Type.Object(
           { name: Type.Optional(Name), uen: Type.Optional(Uen), status: Type.Optional(ClientStatus) },

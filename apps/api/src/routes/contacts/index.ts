@@ -56,6 +56,8 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'listContacts',
+        summary: "List a client's contacts",
         params: ClientParams,
         response: { 200: Type.Object({ contacts: Type.Array(ContactView) }, { additionalProperties: false }), ...errors },
       },
@@ -75,6 +77,8 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'createContact',
+        summary: 'Add a contact to a client',
         params: ClientParams,
         body: Type.Object({ name: Name, email: Email, phone: Type.Optional(Phone) }, { additionalProperties: false }),
         response: { 201: ContactView, ...errors },
@@ -100,7 +104,10 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/clients/:clientId/contacts/:contactId',
-    { config: { routeScope: 'client-scoped' }, schema: { params: ContactParams, response: { 200: ContactView, ...errors } } },
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { operationId: 'getContact', summary: 'Get a contact', params: ContactParams, response: { 200: ContactView, ...errors } },
+    },
     async (request) => {
       const contact = await tenantDb(request).contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
       if (!contact) throw notFound();
@@ -114,6 +121,8 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'updateContact',
+        summary: 'Update a contact',
         params: ContactParams,
         body: Type.Object(
           { name: Type.Optional(Name), email: Type.Optional(Email), phone: Type.Optional(Type.Union([Phone, Type.Null()])) },
@@ -159,7 +168,10 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/api/clients/:clientId/contacts/:contactId',
-    { config: { routeScope: 'client-scoped' }, schema: { params: ContactParams, response: { 200: Ok, ...errors } } },
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { operationId: 'deleteContact', summary: 'Remove a contact', params: ContactParams, response: { 200: Ok, ...errors } },
+    },
     async (request) => {
       // Soft delete: requests and sessions keep pointing at the row; the contact's portal
       // session stops resolving (spade_resolve_contact_session checks deleted_at).

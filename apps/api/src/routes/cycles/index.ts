@@ -66,6 +66,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'listCycles',
+        summary: "List a client's cycles",
         params: ClientParams,
         querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }),
         response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
@@ -90,6 +92,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'createCycle',
+        summary: 'Create a cycle for a client',
         params: ClientParams,
         body: Type.Object(
           {
@@ -122,7 +126,10 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/clients/:clientId/cycles/:cycleId',
-    { config: { routeScope: 'client-scoped' }, schema: { params: CycleParams, response: { 200: CycleView, ...errors } } },
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { operationId: 'getCycle', summary: 'Get a cycle', params: CycleParams, response: { 200: CycleView, ...errors } },
+    },
     async (request) => {
       const cycle = await tenantDb(request).cycle.findUnique({ where: { id: request.params.cycleId } });
       if (!cycle) throw notFound();
@@ -136,6 +143,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'updateCycle',
+        summary: 'Update a cycle',
         params: CycleParams,
         body: Type.Object(
           {
@@ -177,6 +186,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only' },
       schema: {
+        operationId: 'listCyclesDueSoon',
+        summary: 'Cycles due soon across the clients the caller serves',
         querystring: Type.Object({ days: Type.Integer({ minimum: 1, maximum: 365, default: 14 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
       },

@@ -52,7 +52,13 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       config: { routeScope: 'client-scoped', upload: true },
       // The body is multipart, received by plugins/uploads.ts before the unit of work opens;
       // only the params are schema-validated.
-      schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
+      schema: {
+        operationId: 'uploadItemFile',
+        summary: 'Upload a file to a checklist item (staff)',
+        params: ItemParams,
+        consumes: ['multipart/form-data'],
+        response: { 201: FileView, ...uploadErrors },
+      },
     },
     async (request, reply) => {
       const db = tenantDb(request);
@@ -77,6 +83,8 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'listFiles',
+        summary: "List a client's files",
         params: ClientParams,
         querystring: Type.Object({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }, { additionalProperties: false }),
         response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
@@ -103,7 +111,12 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       config: { routeScope: 'client-scoped' },
       // A HEAD would run the handler and audit a download that never happened.
       exposeHeadRoute: false,
-      schema: { params: FileParams, response: { 200: FileBytes, ...errors } },
+      schema: {
+        operationId: 'downloadFile',
+        summary: 'Download a file (as an attachment)',
+        params: FileParams,
+        response: { 200: FileBytes, ...errors },
+      },
     },
     async (request, reply) => {
       const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
@@ -116,7 +129,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
     '/api/clients/:clientId/files/:fileId',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: FileParams, response: { 200: Ok, ...errors } },
+      schema: { operationId: 'deleteFile', summary: 'Delete a file', params: FileParams, response: { 200: Ok, ...errors } },
     },
     async (request) => {
       const db = tenantDb(request);

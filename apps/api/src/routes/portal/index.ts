@@ -79,6 +79,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' },
       },
       schema: {
+        operationId: 'checkMagicLink',
+        summary: 'Check a magic link (changes nothing)',
         params: Type.Object({ token: LinkToken }, { additionalProperties: false }),
         response: {
           200: Type.Object({ valid: Type.Literal(true), expiresAt: Timestamp }, { additionalProperties: false }),
@@ -104,6 +106,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         rateLimit: { max: config.rateLimit.exchangePerMinute, timeWindow: '1 minute' },
       },
       schema: {
+        operationId: 'exchangeMagicLink',
+        summary: 'Exchange a magic link for a portal session',
         body: Type.Object({ token: LinkToken }, { additionalProperties: false }),
         response: {
           200: Type.Object(
@@ -158,7 +162,15 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
 
   app.post(
     '/api/portal/clients/:clientId/logout',
-    { config: CONTACT_ONLY, schema: { params: ClientParams, response: { 200: Ok, ...errors } } },
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        operationId: 'portalLogout',
+        summary: "End the contact's portal session",
+        params: ClientParams,
+        response: { 200: Ok, ...errors },
+      },
+    },
     async (request, reply) => {
       const actor = contactActor(request);
       await tenantDb(request).contactSession.updateMany({
@@ -173,7 +185,15 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
 
   app.get(
     '/api/portal/clients/:clientId/request',
-    { config: CONTACT_ONLY, schema: { params: ClientParams, response: { 200: PortalRequestView, ...errors } } },
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        operationId: 'getPortalRequest',
+        summary: "The contact's request and its checklist",
+        params: ClientParams,
+        response: { 200: PortalRequestView, ...errors },
+      },
+    },
     async (request) => {
       const own = await ownRequest(request);
       const items = await tenantDb(request).requestItem.findMany({ where: { cycleRequestId: own.id }, orderBy: { position: 'asc' } });
@@ -196,7 +216,13 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       config: { ...CONTACT_ONLY, upload: true },
       // The body is multipart, received by plugins/uploads.ts before the unit of work opens;
       // only the params are schema-validated.
-      schema: { params: ItemParams, consumes: ['multipart/form-data'], response: { 201: FileView, ...uploadErrors } },
+      schema: {
+        operationId: 'portalUploadFile',
+        summary: 'Upload a file to a checklist item (contact)',
+        params: ItemParams,
+        consumes: ['multipart/form-data'],
+        response: { 201: FileView, ...uploadErrors },
+      },
     },
     async (request, reply) => {
       const actor = contactActor(request);
@@ -222,6 +248,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     {
       config: CONTACT_ONLY,
       schema: {
+        operationId: 'listPortalFiles',
+        summary: 'The files the contact uploaded',
         params: ClientParams,
         response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
       },
@@ -235,7 +263,16 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.get(
     '/api/portal/clients/:clientId/files/:fileId/download',
     // No automatic HEAD: it would run the handler and audit a download that never happened.
-    { config: CONTACT_ONLY, exposeHeadRoute: false, schema: { params: FileParams, response: { 200: FileBytes, ...errors } } },
+    {
+      config: CONTACT_ONLY,
+      exposeHeadRoute: false,
+      schema: {
+        operationId: 'portalDownloadFile',
+        summary: "Download one of the contact's own files",
+        params: FileParams,
+        response: { 200: FileBytes, ...errors },
+      },
+    },
     async (request, reply) => {
       const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
       if (!file) throw notFound();

@@ -179,7 +179,13 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     '/api/clients/:clientId/cycles/:cycleId/requests',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: CycleParams, body: CreateBody, response: { 201: RequestWithLink, ...errors } },
+      schema: {
+        operationId: 'createRequest',
+        summary: 'Send a request (checklist + magic link) to a contact',
+        params: CycleParams,
+        body: CreateBody,
+        response: { 201: RequestWithLink, ...errors },
+      },
     },
     async (request, reply) => {
       const db = tenantDb(request);
@@ -246,6 +252,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'listRequests',
+        summary: "List a cycle's requests",
         params: CycleParams,
         response: { 200: Type.Object({ requests: Type.Array(RequestView) }, { additionalProperties: false }), ...errors },
       },
@@ -276,7 +284,12 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     '/api/clients/:clientId/requests/:requestId',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: RequestParams, response: { 200: RequestWithItems, ...errors } },
+      schema: {
+        operationId: 'getRequest',
+        summary: 'Get a request with its checklist',
+        params: RequestParams,
+        response: { 200: RequestWithItems, ...errors },
+      },
     },
     async (request) => {
       const db = tenantDb(request);
@@ -293,6 +306,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'resendRequest',
+        summary: 'Send a new magic link (the old one stops working)',
         params: RequestParams,
         response: {
           200: Type.Object({ ...requestFields, magicLink: MagicLink }, { additionalProperties: false }),
@@ -343,7 +358,12 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     '/api/clients/:clientId/requests/:requestId/cancel',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: RequestParams, response: { 200: RequestWithItems, ...errors } },
+      schema: {
+        operationId: 'cancelRequest',
+        summary: 'Cancel a request',
+        params: RequestParams,
+        response: { 200: RequestWithItems, ...errors },
+      },
     },
     async (request) => {
       const db = tenantDb(request);
@@ -372,7 +392,13 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     '/api/clients/:clientId/requests/:requestId/items/:itemId/review',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: ItemParams, body: ReviewBody, response: { 200: ItemView, ...errors } },
+      schema: {
+        operationId: 'reviewItem',
+        summary: 'Accept or reject a checklist item',
+        params: ItemParams,
+        body: ReviewBody,
+        response: { 200: ItemView, ...errors },
+      },
     },
     async (request) => {
       const db = tenantDb(request);

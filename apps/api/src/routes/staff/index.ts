@@ -58,7 +58,11 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
     '/api/staff-users',
     {
       config: { routeScope: 'staff-only', adminOnly: true },
-      schema: { response: { 200: Type.Object({ staffUsers: Type.Array(StaffUserView) }, { additionalProperties: false }), ...errors } },
+      schema: {
+        operationId: 'listStaffUsers',
+        summary: 'List staff users (admin)',
+        response: { 200: Type.Object({ staffUsers: Type.Array(StaffUserView) }, { additionalProperties: false }), ...errors },
+      },
     },
     async (request) => {
       const rows = await firmDb(request).staffUser.findMany({ select: STAFF_USER_FIELDS, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
@@ -79,6 +83,8 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
+        operationId: 'createStaffUser',
+        summary: 'Create a staff user (admin)',
         body: Type.Object(
           {
             email: Type.String({ format: 'email', maxLength: 254 }),
@@ -123,6 +129,8 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
+        operationId: 'listAssignments',
+        summary: "List a staff member's client assignments (admin)",
         params: StaffUserParams,
         response: { 200: Type.Object({ assignments: Type.Array(AssignmentView) }, { additionalProperties: false }), ...errors },
       },
@@ -162,6 +170,8 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
+        operationId: 'createAssignment',
+        summary: 'Assign a staff member to a client (admin)',
         params: StaffUserParams,
         body: Type.Object({ clientId: Uuid }, { additionalProperties: false }),
         response: { 201: AssignmentView, ...errors },
@@ -198,7 +208,15 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/api/staff-users/:staffUserId/assignments/:clientId',
-    { config: { routeScope: 'staff-only', adminOnly: true }, schema: { params: AssignmentParams, response: { 200: Ok, ...errors } } },
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        operationId: 'deleteAssignment',
+        summary: 'Unassign a staff member from a client (admin)',
+        params: AssignmentParams,
+        response: { 200: Ok, ...errors },
+      },
+    },
     async (request) => {
       const db = firmDb(request);
       const { staffUserId, clientId } = request.params;
@@ -222,6 +240,8 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
+        operationId: 'revokeStaffSessions',
+        summary: 'Revoke every session of a staff member (admin)',
         params: StaffUserParams,
         response: { 200: Type.Object({ revoked: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), ...errors },
       },
