@@ -232,6 +232,25 @@ describe('database faults under load on the shared test cluster', () => {
     expect(terminated).toBeGreaterThan(0);
     assertSurvived('terminate all backends', result, recovery);
   }, 90_000);
+
+  it('an exhausted pool answers 503 with Retry-After in bounded time, not a 500 and not a hang', async () => {
+    // Every connection of the app's pool (8) held by something else for 8 s.
+    const holders = Array.from({ length: 8 }, () => t.db.withSql(() => sleep(8_000)));
+    await sleep(200);
+    const started = Date.now();
+    const answers = await Promise.all(routes.filter((r) => r.label !== 'GET /readyz').map((route) => hit(base, route)));
+    const ms = Date.now() - started;
+    await Promise.all(holders);
+    process.stdout.write(`database faults [pool exhausted]: ${summarise(answers)} in ${ms} ms\n`);
+    expect(crashes).toEqual([]);
+    for (const answer of answers) {
+      expect(answer.status, `${answer.route}: ${answer.problem}`).toBe(503);
+      expect(answer.problem, answer.route).toBeNull();
+    }
+    expect(ms, 'pool acquisition is bounded: the 503 comes before the connections are freed').toBeLessThan(7_500);
+    const recovery = await recoveryMs(base, routes, Date.now());
+    expect(recovery.ms).toBeLessThanOrEqual(RECOVERY_LIMIT_MS);
+  }, 60_000);
 });
 
 async function freePort(): Promise<number> {

@@ -12,10 +12,11 @@ import { createTestApp, login, type TestApp } from './support/test-app.ts';
  * requestId === x-request-id, and no id of a tenant the actor may not see (unless the actor
  * sent that very id). Findings are collected over the whole run and reported together.
  *
- * SPADE_FUZZ_RUNS: cases per (operation × actor), default 15. SPADE_FUZZ_SEED: the seed.
+ * SPADE_FUZZ_RUNS: cases per (operation × actor), default 12. SPADE_FUZZ_SEED: the seed.
+ * SPADE_FUZZ_LOG=1: the app's error log, with the cause of each 5xx.
  */
 
-const RUNS = Number(process.env.SPADE_FUZZ_RUNS ?? 15);
+const RUNS = Number(process.env.SPADE_FUZZ_RUNS ?? 12);
 const SEED = Number(process.env.SPADE_FUZZ_SEED ?? 20_261_202);
 
 interface JsonSchema {
@@ -496,7 +497,8 @@ function decodeURIComponentSafe(url: string): string {
 
 describe('input fuzz over the live OpenAPI document (issue 8)', () => {
   beforeAll(async () => {
-    t = await createTestApp({ seed: false });
+    // SPADE_FUZZ_LOG=1: the app's error log (with the causes of any 5xx) goes to stdout.
+    t = await createTestApp({ seed: false, ...(process.env.SPADE_FUZZ_LOG && { logger: 'config' as const, env: { LOG_LEVEL: 'error' } }) });
     const seeded = await seedDemo(t.owner.prisma, { storageDir: t.config.storageDir });
     aliceRequestId = seeded.magicLinks.find((link) => link.contactEmail === 'alice@acme.example')?.requestId as string;
 
