@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { parseConfig } from '../config.ts';
-import { errorShapeProblem, sleep } from './support/robustness.ts';
+import { errorShapeProblem, parseRawResponse, sleep } from './support/robustness.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 /*
@@ -368,4 +368,52 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
     assertSurvived('cluster stop/start', result, recovery);
     expect(a.server.listening).toBe(true);
   }, 120_000);
+});
+
+describe('shutdown', () => {
+  it("a request that arrives while the server shuts down gets a 503 in the error shape with x-request-id (not Fastify's own body)", async () => {
+    const t = await createTestApp();
+    let closing: Promise<void> | null = null;
+    const socket = new net.Socket();
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = t.app.server.address() as net.AddressInfo;
+      let raw = '';
+      let ended = false;
+      socket.on('data', (chunk) => {
+        raw += chunk.toString('latin1');
+      });
+      socket.on('close', () => {
+        ended = true;
+      });
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(port, '127.0.0.1', () => resolve());
+      });
+      // Request 1 is in flight (half its body sent) when the shutdown starts; request 2 follows it on the same connection.
+      const body = JSON.stringify({ email: 'nobody@spade.test', password: 'not-the-password' });
+      socket.write(
+        `POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
+      await sleep(200);
+      closing = t.app.close();
+      await sleep(200);
+      socket.write(`${body.slice(10)}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const deadline = Date.now() + 10_000;
+      while (!ended && Date.now() < deadline && (raw.match(/HTTP\/1\.1 \d{3}/g) ?? []).length < 2) await sleep(50);
+      await sleep(200);
+      const second = raw.indexOf('HTTP/1.1', raw.indexOf('HTTP/1.1') + 1);
+      expect(second, `two answers on the connection; got: ${raw.slice(0, 600)}`).toBeGreaterThan(0);
+      const answer = parseRawResponse(raw.slice(second), true);
+      expect(answer?.status, raw.slice(second, second + 400)).toBe(503);
+      expect(errorShapeProblem(503, answer?.headers ?? {}, answer?.body ?? '')).toBeNull();
+      expect(answer?.headers['retry-after'], 'a shutdown 503 says when to retry').toMatch(/^\d+$/);
+    } finally {
+      socket.destroy();
+      await closing?.catch(() => undefined);
+      await t.db.close().catch(() => undefined);
+      await t.testDb.drop();
+    }
+  }, 60_000);
 });
