@@ -22,7 +22,7 @@ export interface RouteDeps {
 /** Every resource, one folder each. Each route declares its routeScope in its own file. */
 const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   await app.register(health, { db: deps.db });
-  await app.register(auth, { config: deps.config });
+  await app.register(auth, { config: deps.config, db: deps.db });
   await app.register(clients);
   await app.register(cycles);
   await app.register(contacts);
