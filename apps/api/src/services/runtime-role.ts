@@ -9,7 +9,7 @@ export class UnsafeRuntimeRoleError extends Error {
  * a superuser, a BYPASSRLS role, a role owning a relation (an owner may switch RLS off), or
  * a role named in a policy — the only named policies are the all-seeing `admin_all`.
  */
-async function reachableAllSeeingRoles(sql: SqlExecutor, role: string, except: string[] = []): Promise<string[]> {
+export async function reachableAllSeeingRoles(sql: SqlExecutor, role: string, except: string[] = []): Promise<string[]> {
   const rows = await sql.query<{ rolname: string }>(
     `SELECT r.rolname FROM pg_roles r
       WHERE r.rolname <> $1 AND NOT (r.rolname = ANY ($2::text[])) AND pg_has_role($1, r.oid, 'MEMBER')
