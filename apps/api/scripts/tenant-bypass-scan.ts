@@ -21,6 +21,7 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freez
     'plugins/audit.ts',
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
+    'services/first-admin.ts',
     'services/magic-links.ts',
     'services/runtime-role.ts',
     'services/token-lookups.ts',

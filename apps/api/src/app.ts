@@ -26,6 +26,8 @@ import { ALL_LAYERS_ON, type IsolationLayers } from './tenancy/layers.ts';
 
 export interface AppDeps {
   db: Database;
+  /** Admin firm-wide reads' own login (spade_admin_login); defaults to `db`, where admin contexts fail closed on PostgreSQL. */
+  adminDb?: Database;
   /** Tests only: switch isolation layers off to prove each one alone (tenancy/layers.ts). */
   layers?: Partial<IsolationLayers>;
   /** Tests only: accept a runtime role that bypasses RLS (to prove the other layers without layer 4). */
@@ -41,7 +43,8 @@ export interface AppDeps {
  * while booting if any route lacks a valid route scope.
  */
 export async function buildApp(config: Config, deps: AppDeps) {
-  if (!deps.unsafeSkipRuntimeRoleCheck) await assertRuntimeRole(deps.db);
+  const adminDb = deps.adminDb ?? deps.db;
+  if (!deps.unsafeSkipRuntimeRoleCheck) await assertRuntimeRole(deps.db, adminDb);
   const layers: IsolationLayers = { ...ALL_LAYERS_ON, ...deps.layers };
   if (!layers.rowLevelSecurity && !deps.unsafeSkipRuntimeRoleCheck) {
     throw new Error('rowLevelSecurity can only be switched off together with unsafeSkipRuntimeRoleCheck (tests)');
@@ -75,6 +78,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(inputBoundary);
   await app.register(unitOfWork, {
     db: deps.db,
+    adminDb,
     layers,
     ...(config.database.kind === 'postgres' && { acquireTimeoutMs: config.database.acquireTimeoutMs }),
   });

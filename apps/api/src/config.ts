@@ -6,6 +6,14 @@ export interface Config {
   host: string;
   /** The runtime database: on PostgreSQL the connection logs in as spade_app. */
   database: DatabaseTarget;
+  /**
+   * Admin firm-wide reads' own login (spade_admin_login, a member of spade_admin), opened
+   * only by admin staff-only routes. Null on the embedded database, whose one superuser
+   * switches role per unit of work.
+   */
+  adminDatabase: DatabaseTarget | null;
+  /** SPADE_ADMIN_EMAIL + SPADE_ADMIN_PASSWORD: the admin the first start creates when none exists. */
+  firstAdmin: { email: string; password: string } | null;
   dataDir: string;
   storageDir: string;
   outboxDir: string;
@@ -52,6 +60,22 @@ export function appDatabaseUrl(ownerUrl: string, password?: string): string {
   return url.toString();
 }
 
+/** The same database as `ownerUrl`, logged in as spade_admin_login (password from SPADE_ADMIN_DB_PASSWORD). */
+export function adminDatabaseUrl(ownerUrl: string, password?: string): string {
+  const url = new URL(ownerUrl);
+  url.username = 'spade_admin_login';
+  url.password = password ?? '';
+  return url.toString();
+}
+
+function firstAdminFrom(env: Env): Config['firstAdmin'] {
+  const email = env.SPADE_ADMIN_EMAIL?.trim();
+  const password = env.SPADE_ADMIN_PASSWORD;
+  if (!email && !password) return null;
+  if (!email || !password) throw new ConfigError('SPADE_ADMIN_EMAIL and SPADE_ADMIN_PASSWORD go together: set both or neither');
+  return { email, password };
+}
+
 const DEFAULT_CONTENT_TYPES = [
   'application/pdf',
   'image/png',
@@ -67,6 +91,7 @@ export function parseConfig(env: Env = process.env): Config {
   const { dataDir, storageDir, outboxDir } = dataPaths(env);
   // DATABASE_URL is the owner's login (migrations, seed, CLI); the API logs in as spade_app.
   let database: DatabaseTarget = targetFromEnv(env);
+  let adminDatabase: DatabaseTarget | null = null;
   if (env.DATABASE_URL) {
     try {
       new URL(env.DATABASE_URL);
@@ -79,12 +104,19 @@ export function parseConfig(env: Env = process.env): Config {
       poolMax: int(env, 'SPADE_DB_POOL_MAX', 16),
       acquireTimeoutMs: int(env, 'SPADE_DB_ACQUIRE_TIMEOUT_MS', 3_000),
     };
+    adminDatabase = {
+      kind: 'postgres',
+      url: env.SPADE_ADMIN_DATABASE_URL || adminDatabaseUrl(env.DATABASE_URL, env.SPADE_ADMIN_DB_PASSWORD),
+      poolMax: int(env, 'SPADE_ADMIN_DB_POOL_MAX', 4),
+    };
   }
   const port = int(env, 'PORT', 3000, 0);
   return {
     port,
     host: env.HOST || '127.0.0.1',
     database,
+    adminDatabase,
+    firstAdmin: firstAdminFrom(env),
     dataDir,
     storageDir,
     outboxDir,

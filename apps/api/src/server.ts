@@ -2,6 +2,7 @@ import { type Database, migrate, openDatabase, seedDemo } from '@breezycorp/db';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { parseConfig } from './config.ts';
+import { demoLoginsInUse, ensureFirstAdmin } from './services/first-admin.ts';
 
 /** Process entry: config → database → app.listen, with graceful shutdown. */
 const config = parseConfig();
@@ -16,13 +17,29 @@ if (config.database.kind === 'pglite') {
 } else {
   db = await openDatabase(config.database);
 }
+// Admin firm-wide reads log in on their own (spade_admin_login); embedded: the same database.
+const adminDb = config.adminDatabase ? await openDatabase(config.adminDatabase) : db;
 // buildApp refuses to boot if the runtime role could bypass row-level security.
-const app = await buildApp(config, { db });
+const app = await buildApp(config, { db, adminDb });
 closeWithGrace({ delay: 10_000 }, async ({ err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error');
   await app.close();
   await db.close();
+  if (adminDb !== db) await adminDb.close();
 });
+if (config.firstAdmin) {
+  const result = await ensureFirstAdmin(adminDb, config.firstAdmin);
+  if (result.created) app.log.info({ staffUserId: result.staffUserId }, `first admin ${result.email} created from SPADE_ADMIN_EMAIL`);
+  else if (result.reason === 'email_taken') app.log.warn(`SPADE_ADMIN_EMAIL ${result.email} is already a staff user; nothing changed`);
+}
+if (config.database.kind === 'postgres') {
+  const demo = await demoLoginsInUse(db);
+  if (demo.length > 0) {
+    const warning = `WARNING: demo staff users with their PUBLISHED passwords exist on this database (${demo.join(', ')}). Anyone who has read the README can sign in as them. Disable them or change their passwords before exposing Spade.`;
+    app.log.warn(warning);
+    process.stderr.write(`\n${'!'.repeat(80)}\n${warning}\n${'!'.repeat(80)}\n\n`);
+  }
+}
 const address = await app.listen({ port: config.port, host: config.host });
 process.stdout.write(`Spade API listening on ${address}  (GET /healthz, /openapi.json)\n`);
 

@@ -10,6 +10,8 @@ export interface Io {
    * answer (a TTY on stdin); without it, containment commands need --yes.
    */
   prompt?(question: string): Promise<string>;
+  /** All of stdin, when it is not a terminal (a piped secret, e.g. `--password-stdin`). */
+  readStdin?(): Promise<string>;
 }
 
 export const processIo: Io = {
@@ -27,7 +29,13 @@ export const processIo: Io = {
           }
         },
       }
-    : {}),
+    : {
+        async readStdin() {
+          const chunks: Buffer[] = [];
+          for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks).toString('utf8');
+        },
+      }),
 };
 
 /** Documented exit codes (README, `spade --help`). */

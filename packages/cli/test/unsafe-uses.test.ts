@@ -23,6 +23,7 @@ describe('unsafe owner connection', () => {
       'commands/evidence.ts',
       'commands/incident.ts',
       'commands/routes.ts',
+      'commands/staff.ts',
     ]);
   });
 });

@@ -3,8 +3,11 @@
 --   spade_owner  owns every table and function; migrations run as it. NOLOGIN.
 --   spade_app    the API's runtime role: owns nothing, NOSUPERUSER, NOBYPASSRLS,
 --                only the DML grants it needs (given per table in later files).
---   spade_admin  a role (never a flag) whose SELECT policies admit every row; only
---                admin staff-only routes switch to it. NOLOGIN; spade_app may SET ROLE to it.
+--   spade_admin  a role (never a flag) whose SELECT policies admit every row; only admin
+--                staff-only routes use it, through their own login (0007). NOLOGIN.
+--                (Amended: this file once granted spade_admin to spade_app; 0007 revokes
+--                that grant on databases migrated before the amendment — migrate.ts
+--                accepts the earlier checksum of this file.)
 --   spade_definer owns the narrow SECURITY DEFINER token-resolving functions, which
 --                must see a token's row before its tenant is known. NOLOGIN, BYPASSRLS.
 DO $$
@@ -30,12 +33,11 @@ END
 $$;
 
 -- The migrating user acts as spade_owner (migrations) and may switch to spade_app
--- (the embedded database has one superuser); spade_app may switch to spade_admin.
+-- (the embedded database has one superuser).
 -- Memberships are cluster-wide too: a concurrent grant from another database is fine.
 DO $$
 BEGIN
   EXECUTE format('GRANT spade_owner, spade_app, spade_definer TO %I', current_user);
-  GRANT spade_admin TO spade_app;
 EXCEPTION WHEN unique_violation OR duplicate_object OR serialization_failure THEN
   NULL;
 END

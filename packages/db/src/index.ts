@@ -6,9 +6,22 @@ export {
   TenantScopeViolation,
   withTenantScope,
 } from './extensions/tenant-scope.ts';
+export { type AdminCreation, AdminCreationError, createAdmin, type NewAdmin } from './first-admin.ts';
 export { Prisma, type PrismaClient } from './generated/prisma/client.ts';
 export { loadMigrations, MIGRATIONS_DIR, type Migration, MigrationError, type MigrationReport, migrate } from './migrate.ts';
-export { hashPassword, hashToken, isTokenOf, newToken, TOKEN_PREFIX, type TokenKind, verifyPassword } from './secrets.ts';
+export {
+  hashPassword,
+  hashPasswordWithParams,
+  hashToken,
+  isTokenOf,
+  newToken,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  passwordPolicyProblem,
+  TOKEN_PREFIX,
+  type TokenKind,
+  verifyPassword,
+} from './secrets.ts';
 export { DEMO, type SeedReport, seedDemo, storagePath } from './seed.ts';
 export { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
 export {
@@ -31,5 +44,6 @@ export {
   type TxClient,
   type UnitOfWork,
   type UnitOfWorkOptions,
+  verifyAdminContext,
   verifyTenantContext,
 } from './unit-of-work.ts';

@@ -34,6 +34,21 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   );
 }
 
+/**
+ * Migrations amended after release, with the checksums their earlier text had. An
+ * amendment only removes something a later migration also undoes, so a database that ran
+ * the earlier text ends in the same state; it exists because the earlier text opened a
+ * window that concurrent migrators in one cluster could observe.
+ */
+export const AMENDED_MIGRATIONS: Readonly<Record<string, { earlierSha256: readonly string[]; why: string }>> = {
+  '0001_roles': {
+    earlierSha256: ['79583eb05ed7139559547cb1cb1836b0b0fc2ebe544861714e7b80eb1fa2609c'],
+    why:
+      'no longer grants spade_admin to spade_app (0007 revokes it where it was granted): roles are cluster-wide, and a ' +
+      'fresh database migrating beside another re-granted the membership until its own 0007 ran',
+  },
+};
+
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -61,7 +76,8 @@ export async function migrate(sql: SqlExecutor, migrations?: Migration[]): Promi
     const recorded = new Map(rows.map((row) => [row.version, row.sha256]));
     for (const file of files) {
       const hash = recorded.get(file.version);
-      if (hash !== undefined && hash !== file.sha256) {
+      const amended = AMENDED_MIGRATIONS[file.version]?.earlierSha256.includes(hash ?? '') === true;
+      if (hash !== undefined && hash !== file.sha256 && !amended) {
         throw new MigrationError(
           `Migration ${file.version} was edited after it was applied (recorded sha256 ${hash.slice(0, 12)}…, ` +
             `file now ${file.sha256.slice(0, 12)}…). Migrations are forward-only: restore the file and add a new one.`,

@@ -11,6 +11,46 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
+/**
+ * The scrypt hash of `password` under the parameters and salt of a stored hash
+ * (`scrypt$N$r$p$salt`, as `spade_staff_password_params` returns them): sign-in derives it
+ * and lets the database compare, so the API never reads a stored hash. Null for a
+ * malformed or unaffordable parameter string.
+ */
+export async function hashPasswordWithParams(password: string, params: string): Promise<string | null> {
+  const [scheme, n, r, p, salt, extra] = params.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || extra !== undefined) return null;
+  const N = Number(n);
+  const R = Number(r);
+  const P = Number(p);
+  // Bounds keep a tampered row from turning sign-in into a memory or CPU bomb.
+  if (![N, R, P].every(Number.isInteger) || N < 2 || N > 1 << 20 || R < 1 || R > 32 || P < 1 || P > 16) return null;
+  const hash = await scryptAsync(password, Buffer.from(salt, 'base64url'), 32, { N, r: R, p: P, maxmem: SCRYPT.maxmem * 4 });
+  return `${params}$${hash.toString('base64url')}`;
+}
+
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 200;
+const PUBLISHED_PASSWORDS = new Set([
+  'spade-demo-admin',
+  'spade-demo-staff',
+  'password1234',
+  '123456789012',
+  'qwertyuiopas',
+  'changeme1234',
+]);
+
+/** Why a staff password is refused, or null when it meets the minimum policy. */
+export function passwordPolicyProblem(password: string, context: { email?: string } = {}): string | null {
+  if (password.length < PASSWORD_MIN_LENGTH) return `the password must have at least ${PASSWORD_MIN_LENGTH} characters`;
+  if (password.length > PASSWORD_MAX_LENGTH) return `the password must have at most ${PASSWORD_MAX_LENGTH} characters`;
+  if (new Set(password).size < 4) return 'the password needs at least 4 different characters';
+  if (PUBLISHED_PASSWORDS.has(password.toLowerCase())) return 'the password is a published or common one';
+  const name = context.email?.toLowerCase().split('@')[0] ?? '';
+  if (name.length >= 4 && password.toLowerCase().includes(name)) return 'the password must not contain the email address';
+  return null;
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;

@@ -11,6 +11,8 @@ export function isUuid(value: unknown): value is string {
  * Whose rows a unit of work may touch. `clientIds` is exactly the set RLS admits; an empty
  * list admits nothing. `role` is the database role the transaction runs as: `spade_app`
  * for everything, `spade_admin` only for admin staff-only routes (its policies admit all rows).
+ * spade_app cannot become spade_admin: an admin context runs on the admin login's own pool
+ * (spade_admin_login, a member of spade_admin); on the app's pool it fails closed.
  */
 export interface TenantContext {
   role: 'spade_app' | 'spade_admin';

@@ -15,6 +15,8 @@ export interface TestDatabase {
   ownerUrl: string;
   /** Connects as spade_app, the runtime role. */
   appUrl: string;
+  /** Connects as spade_admin_login, the admin firm-wide reads' own login. */
+  adminUrl: string;
   drop(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function createTestDatabase(prefix = 'spade_test'): Promise<TestDat
     name,
     ownerUrl: urlFor(name),
     appUrl: urlFor(name, 'spade_app'),
+    adminUrl: urlFor(name, 'spade_admin_login'),
     async drop() {
       const client = new pg.Client({ connectionString: TEST_ADMIN_URL });
       await client.connect();

@@ -1,7 +1,7 @@
 import { withContextOnBegin } from './begin-with-context.ts';
 import { type BasePrisma, contextOnBegin } from './database.ts';
 import { withTenantScope } from './extensions/tenant-scope.ts';
-import { applyTenantContext, clientContext, type TenantContext, TenantContextError } from './tenant-context.ts';
+import { ADMIN_CONTEXT, applyTenantContext, clientContext, type TenantContext, TenantContextError } from './tenant-context.ts';
 
 /**
  * One interactive transaction that stays open across a request's hooks: the handler's
@@ -167,5 +167,16 @@ export async function verifyTenantContext(prisma: BasePrisma): Promise<void> {
   );
   if (seen[0]?.role !== 'spade_app' || seen[0]?.ids !== probe) {
     throw new TenantContextError(`units of work do not carry their tenant context (saw ${JSON.stringify(seen[0] ?? null)})`);
+  }
+}
+
+/**
+ * Boot self-check of the admin pool: an admin unit of work runs as spade_admin. On the
+ * app's own pool this fails (spade_app is a member of no all-seeing role), as it must.
+ */
+export async function verifyAdminContext(prisma: BasePrisma): Promise<void> {
+  const seen = await inUnitOfWork(prisma, ADMIN_CONTEXT, (tx) => tx.$queryRaw<{ role: string }[]>`SELECT current_user AS role`);
+  if (seen[0]?.role !== 'spade_admin') {
+    throw new TenantContextError(`admin units of work run as ${JSON.stringify(seen[0]?.role ?? null)}, not spade_admin`);
   }
 }

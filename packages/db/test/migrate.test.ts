@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMigrations, type Migration, MigrationError, migrate } from '../src/migrate.ts';
+import { AMENDED_MIGRATIONS, loadMigrations, type Migration, MigrationError, migrate } from '../src/migrate.ts';
 import { pgExecutor } from '../src/sql-executor.ts';
 import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
 
@@ -70,7 +70,14 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents', '0005_resolve_staff_session']);
+    expect(allVersions).toEqual([
+      '0001_roles',
+      '0002_schema',
+      '0003_row_level_security',
+      '0004_incidents',
+      '0005_resolve_staff_session',
+      '0007_least_privilege',
+    ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(
@@ -116,6 +123,18 @@ describe('migrate', () => {
     const leftovers = await client.query(`SELECT to_regclass('public.sneaky_edit') AS edited, to_regclass('public.after_edit') AS added`);
     expect(leftovers.rows[0]).toEqual({ edited: null, added: null });
     expect(await recordedVersions(client)).toEqual(recorded);
+  });
+
+  it('accepts a database migrated with the earlier text of an amended migration (0001), and only that text', async () => {
+    const client = await connect(await freshDatabase());
+    await migrate(pgExecutor(client));
+    const earlier = AMENDED_MIGRATIONS['0001_roles']?.earlierSha256[0];
+    expect(earlier).toMatch(/^[0-9a-f]{64}$/);
+    await client.query(`UPDATE spade_migrations SET sha256 = $1 WHERE version = '0001_roles'`, [earlier]);
+    await expect(migrate(pgExecutor(client))).resolves.toMatchObject({ applied: [] });
+    // Any other text recorded for it is still an edit.
+    await client.query(`UPDATE spade_migrations SET sha256 = $1 WHERE version = '0001_roles'`, [sha256('something else')]);
+    await expect(migrate(pgExecutor(client))).rejects.toThrow(/0001_roles was edited after it was applied/);
   });
 
   it('leaves nothing half-applied when a migration fails, and releases its lock', async () => {

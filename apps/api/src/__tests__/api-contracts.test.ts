@@ -225,6 +225,7 @@ describe('rate limits', () => {
   beforeAll(async () => {
     limited = await buildApp(parseConfig({ SPADE_DATA_DIR: t.dataDir, SPADE_LOGIN_PER_MINUTE: '3', SPADE_EXCHANGE_PER_MINUTE: '3' }), {
       db: t.db,
+      adminDb: t.adminDb,
       logger: false,
     });
   });
@@ -272,6 +273,7 @@ describe('Sentry', () => {
     const port = (receiver.address() as AddressInfo).port;
     const app = await buildApp(parseConfig({ SPADE_DATA_DIR: t.dataDir, SENTRY_DSN: `http://publickey@127.0.0.1:${port}/42` }), {
       db: t.db,
+      adminDb: t.adminDb,
       logger: false,
       extraRoutes: boom,
     });

@@ -48,6 +48,7 @@ async function appWith(layers: Partial<IsolationLayers>): Promise<App> {
   const rls = layers.rowLevelSecurity !== false;
   const app = await buildApp(t.config, {
     db: rls ? t.db : ownerDb,
+    adminDb: rls ? t.adminDb : ownerDb,
     unsafeSkipRuntimeRoleCheck: !rls,
     layers,
     logger: false,

@@ -18,7 +18,7 @@ let headers: Record<string, string>;
 beforeAll(async () => {
   t = await createTestApp({ env: { SPADE_KILL_SWITCH_POLL_MS: '60000' } });
   secondDb = await openDatabase({ kind: 'postgres', url: t.testDb.appUrl, poolMax: 4 });
-  second = await buildApp(t.config, { db: secondDb, logger: false });
+  second = await buildApp(t.config, { db: secondDb, adminDb: t.adminDb, logger: false });
   headers = (await login(t.app, DEMO.staff.staff)).headers;
 });
 afterAll(async () => {
@@ -64,7 +64,7 @@ describe('route kill switch', () => {
   });
 
   it('survives a restart: a new instance starts with the route offline', async () => {
-    const restarted = await buildApp(t.config, { db: t.db, logger: false });
+    const restarted = await buildApp(t.config, { db: t.db, adminDb: t.adminDb, logger: false });
     try {
       expect(await statusOn(restarted, `/api/clients/${ACME}/cycles`)).toBe(503);
     } finally {

@@ -506,6 +506,7 @@ describe('what must never stay behind', () => {
     let stored: { id: string; storageKey: string } | null = null;
     const app = await buildApp(t.config, {
       db: t.db,
+      adminDb: t.adminDb,
       logger: false,
       extraRoutes: async (instance) => {
         instance.post(
@@ -552,7 +553,11 @@ describe('what must never stay behind', () => {
 
   it('magic-link and session tokens never reach the logs', async () => {
     const lines: string[] = [];
-    const app = await buildApp(t.config, { db: t.db, logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } } });
+    const app = await buildApp(t.config, {
+      db: t.db,
+      adminDb: t.adminDb,
+      logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } },
+    });
     try {
       const created = await createRequest();
       const token = created.magicLink.token;

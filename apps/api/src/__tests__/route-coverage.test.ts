@@ -56,6 +56,7 @@ describe('route coverage', () => {
     await expect(
       buildApp(t.config, {
         db: t.db,
+        adminDb: t.adminDb,
         logger: false,
         extraRoutes: async (app) => {
           app.get('/api/undeclared', async () => ({ leaked: true }));
@@ -68,6 +69,7 @@ describe('route coverage', () => {
     await expect(
       buildApp(t.config, {
         db: t.db,
+        adminDb: t.adminDb,
         logger: false,
         extraRoutes: async (app) => {
           app.get('/api/misdeclared', { config: { routeScope: 'tenant' as never } }, async () => ({}));
@@ -80,6 +82,7 @@ describe('route coverage', () => {
     await expect(
       buildApp(t.config, {
         db: t.db,
+        adminDb: t.adminDb,
         logger: false,
         extraRoutes: async (app) => {
           app.get('/api/files/:fileId', { config: { routeScope: 'client-scoped' } }, async () => ({}));

@@ -26,6 +26,7 @@ describe('tenant-bypass scanner', () => {
         'plugins/audit.ts',
         'plugins/auth.ts',
         'plugins/kill-switch.ts',
+        'services/first-admin.ts',
         'services/magic-links.ts',
         'services/runtime-role.ts',
         'services/token-lookups.ts',

@@ -480,6 +480,7 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
       const unsafeOwner = t.owner;
       const app = await buildApp(t.config, {
         db: t.db,
+        adminDb: t.adminDb,
         logger: false,
         extraRoutes: async (instance: FastifyInstance) => {
           instance.get('/api/clients/:clientId/idor/cycles/:cycleId', { config: { routeScope: 'client-scoped' } }, async (request) => {

@@ -8,6 +8,7 @@ import { actorAuditFields } from '../tenancy/actor.ts';
 export const AUDIT_EVENT_TYPES = [
   'auth.login',
   'auth.login_failed',
+  'auth.login_locked',
   'auth.logout',
   'session.revoked',
   'magic_link.created',
@@ -23,6 +24,7 @@ export const AUDIT_EVENT_TYPES = [
   'contact.deleted',
   'staff_user.read',
   'staff_user.created',
+  'staff_user.admin_created',
   'assignment.created',
   'assignment.deleted',
   'cycle.read',

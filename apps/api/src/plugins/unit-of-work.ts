@@ -41,7 +41,8 @@ declare module 'fastify' {
 
 /**
  * The clients a staff-only or public request may see: exactly the actor's, never more.
- * Admins read through the spade_admin role (a role, never a flag); public routes see no tenant.
+ * Admins read through the spade_admin role (a role, never a flag) on its own login and
+ * pool (`adminDb`), which spade_app cannot switch to; public routes see no tenant.
  */
 export function firmContext(actor: Actor): TenantContext {
   if (actor.kind === 'staff') return actor.role === 'admin' ? ADMIN_CONTEXT : clientsContext(actor.clientIds);
@@ -59,8 +60,8 @@ async function runRollbackActions(request: FastifyRequest) {
  * — before the first byte of the response leaves, so a failed audit insert fails the
  * request — and rolled back on any error or aborted request.
  */
-export default fp<{ db: Database; layers: IsolationLayers; acquireTimeoutMs?: number }>(
-  async (app, { db, layers, acquireTimeoutMs }) => {
+export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; acquireTimeoutMs?: number }>(
+  async (app, { db, adminDb, layers, acquireTimeoutMs }) => {
     // maxWait: how long a request may wait for a connection to start its transaction —
     // bounded like the pool's own acquisition, so a saturated or absent database is a
     // prompt 503, never a hung request.
@@ -104,7 +105,10 @@ export default fp<{ db: Database; layers: IsolationLayers; acquireTimeoutMs?: nu
       const config = request.routeOptions.config;
       if (config.noDatabase || config.ownTransactions || config.routeScope === 'client-scoped' || request.is404) return;
       const actor = config.routeScope === 'staff-only' ? request.actor : ANONYMOUS;
-      const unit = await beginUnitOfWork(db.prisma, firmContext(actor), options);
+      const context = firmContext(actor);
+      // The admin pool is opened only here: a staff-only route, the admin's session verified.
+      const pool = context.role === 'spade_admin' ? adminDb : db;
+      const unit = await beginUnitOfWork(pool.prisma, context, options);
       request.unit = unit;
       request.firmDb = unit.tx;
     });

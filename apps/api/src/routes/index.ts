@@ -25,7 +25,7 @@ const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   // Every product route names itself for the OpenAPI document (operationId, summary).
   app.addHook('onRoute', requireOperationNames);
   await app.register(health, { db: deps.db });
-  await app.register(auth, { config: deps.config });
+  await app.register(auth, { config: deps.config, db: deps.db });
   await app.register(clients);
   await app.register(cycles);
   await app.register(contacts);

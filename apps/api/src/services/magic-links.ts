@@ -20,15 +20,19 @@ async function resolveLink(db: Database, token: string): Promise<ResolvedLink | 
 /**
  * Re-reads the request inside the client's own unit of work: the link must still be this
  * request's current one, open, unexpired, and its contact not deleted — so a rotation or
- * expiry racing the lookup above still ends in a refusal.
+ * expiry racing the lookup above still ends in a refusal. spade_app cannot read token_hash,
+ * so "still the current link" is asked of the same SECURITY DEFINER resolver, in this transaction.
  */
 async function liveRequest(tx: TxClient, link: ResolvedLink, tokenHash: string) {
+  const again = await resolveMagicLink({ tx }, tokenHash);
+  if (again?.cycleRequestId !== link.cycleRequestId || again.clientId !== link.clientId || again.contactId !== link.contactId) {
+    return null;
+  }
   const request = await tx.cycleRequest.findFirst({
     where: {
       clientId: link.clientId,
       id: link.cycleRequestId,
       contactId: link.contactId,
-      tokenHash,
       status: 'open',
       expiresAt: { gt: new Date() },
     },

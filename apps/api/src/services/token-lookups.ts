@@ -1,4 +1,4 @@
-import type { Database } from '@breezycorp/db';
+import type { Database, TxClient } from '@breezycorp/db';
 
 /**
  * The only module in the API that runs raw SQL (the bypass scanner enforces it). Each
@@ -52,10 +52,73 @@ export interface MagicLinkIds {
   contactId: string;
 }
 
-/** An open, unexpired magic link of a contact who is not deleted. */
-export async function resolveMagicLink(db: Database, tokenHash: string): Promise<MagicLinkIds | null> {
-  const rows = await db.prisma.$queryRaw<{ cycle_request_id: string; client_id: string; contact_id: string }[]>`
+/**
+ * An open, unexpired magic link of a contact who is not deleted. With `tx`, inside that
+ * unit of work (spade_app cannot read token_hash, so re-checking a link in the client's own
+ * transaction goes through the same function).
+ */
+export async function resolveMagicLink(db: Database | { tx: TxClient }, tokenHash: string): Promise<MagicLinkIds | null> {
+  const client = 'tx' in db ? db.tx : db.prisma;
+  const rows = await client.$queryRaw<{ cycle_request_id: string; client_id: string; contact_id: string }[]>`
     SELECT cycle_request_id, client_id, contact_id FROM spade_resolve_magic_link(${tokenHash})`;
   const row = rows[0];
   return row ? { cycleRequestId: row.cycle_request_id, clientId: row.client_id, contactId: row.contact_id } : null;
+}
+
+/**
+ * The scrypt parameters and salt of an account's password (`scrypt$N$r$p$salt`), never its
+ * hash; an unknown email gets a stable made-up salt, so both cost the same scrypt.
+ */
+export async function staffPasswordParams(db: Database, email: string): Promise<string> {
+  const rows = await db.prisma.$queryRaw<{ params: string }[]>`SELECT spade_staff_password_params(${email}) AS params`;
+  return rows[0]?.params ?? '';
+}
+
+export type StaffLoginVerdict =
+  | { verdict: 'ok'; staffUserId: string; sessionId: string; email: string; name: string; role: 'admin' | 'staff' }
+  | { verdict: 'unknown_email'; staffUserId: null }
+  | { verdict: 'wrong_password' | 'locked'; staffUserId: string };
+
+/**
+ * Sign-in in the database: compares the presented password's hash, counts failures per
+ * account (lockout with backoff), and on success creates the session whose token hash we
+ * chose. Runs on its own (autocommit), so a failure is counted even though the request fails.
+ */
+export async function staffLogin(
+  db: Database,
+  attempt: { email: string; passwordHash: string | null; sessionTokenHash: string; expiresAt: Date },
+): Promise<StaffLoginVerdict> {
+  const rows = await db.prisma.$queryRaw<
+    {
+      verdict: string;
+      staff_user_id: string | null;
+      session_id: string | null;
+      email: string | null;
+      name: string | null;
+      role: string | null;
+    }[]
+  >`
+    SELECT verdict, staff_user_id, session_id, email, name, role
+      FROM spade_staff_login(${attempt.email}, ${attempt.passwordHash}, ${attempt.sessionTokenHash}, ${attempt.expiresAt}::timestamptz)`;
+  const row = rows[0];
+  if (row?.verdict === 'ok' && row.staff_user_id && row.session_id) {
+    return {
+      verdict: 'ok',
+      staffUserId: row.staff_user_id,
+      sessionId: row.session_id,
+      email: row.email ?? '',
+      name: row.name ?? '',
+      role: row.role === 'admin' ? 'admin' : 'staff',
+    };
+  }
+  if ((row?.verdict === 'wrong_password' || row?.verdict === 'locked') && row.staff_user_id) {
+    return { verdict: row.verdict, staffUserId: row.staff_user_id };
+  }
+  return { verdict: 'unknown_email', staffUserId: null };
+}
+
+/** Is this demo account (`pnpm db:seed`) still signing in with its published password? */
+export async function demoLoginInUse(db: Database, email: string, passwordHash: string): Promise<boolean> {
+  const rows = await db.prisma.$queryRaw<{ in_use: boolean }[]>`SELECT spade_demo_login_in_use(${email}, ${passwordHash}) AS in_use`;
+  return rows[0]?.in_use === true;
 }

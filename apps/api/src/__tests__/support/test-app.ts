@@ -12,6 +12,8 @@ export interface TestApp {
   config: Config;
   /** The runtime connection (spade_app), as the server uses it. */
   db: Database;
+  /** The admin firm-wide reads' own connection (spade_admin_login), as the server uses it. */
+  adminDb: Database;
   /** The owner connection, for arranging data and running the runbook's SQL. */
   owner: Database;
   testDb: TestDatabase;
@@ -44,19 +46,22 @@ export async function createTestApp(
   });
   if (options.seed !== false) await seedDemo(testDb.owner.prisma, { storageDir: config.storageDir });
   const db = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 8 });
-  const deps: AppDeps = options.logger === 'config' ? { db } : { db, logger: false };
+  const adminDb = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 4 });
+  const deps: AppDeps = options.logger === 'config' ? { db, adminDb } : { db, adminDb, logger: false };
   if (options.extraRoutes) deps.extraRoutes = options.extraRoutes;
   const app = await buildApp(config, deps);
   return {
     app,
     config,
     db,
+    adminDb,
     owner: testDb.owner,
     testDb,
     dataDir,
     async close() {
       await app.close();
       await db.close();
+      await adminDb.close();
       await testDb.drop();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -1,10 +1,11 @@
-import { hashPassword, hashToken, newToken, verifyPassword } from '@breezycorp/db';
+import { type Database, hashPasswordWithParams, hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { csrfTokenFor, STAFF_COOKIE } from '../../plugins/auth.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
+import { staffLogin, staffPasswordParams } from '../../services/token-lookups.ts';
 import { staffActor } from '../../tenancy/actors.ts';
 import { errors, Ok, Timestamp, Uuid } from '../schemas.ts';
 
@@ -18,15 +19,15 @@ const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** Compared against when the email is unknown, so both failures take the same time. */
-const DUMMY_HASH = await hashPassword('spade-timing-equaliser');
-
-const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
   app.post(
     '/api/auth/login',
     {
       config: {
         routeScope: 'public',
+        // Sign-in runs in the database on its own (spade_staff_login): a failure must be
+        // counted although the request then fails, and PGlite has one connection.
+        ownTransactions: true,
         rateLimit: { max: config.rateLimit.loginPerMinute, timeWindow: '1 minute' },
       },
       schema: {
@@ -43,32 +44,38 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
       },
     },
     async (request, reply) => {
-      const db = firmDb(request);
       const email = request.body.email.trim().toLowerCase();
-      const user = await db.staffUser.findFirst({ where: { email: { equals: email, mode: 'insensitive' }, disabledAt: null } });
-      const passwordOk = await verifyPassword(request.body.password, user?.passwordHash ?? DUMMY_HASH);
-      if (!user || !passwordOk) {
-        await request.auditFirmWide({
-          eventType: 'auth.login_failed',
-          entityType: 'staff_user',
-          entityId: user?.id ?? null,
-          data: { reason: user ? 'wrong_password' : 'unknown_email', ip: request.ip },
-        });
-        throw new AppError('unauthenticated', 'Invalid email or password');
-      }
+      // The API never reads a stored hash: it derives the presented password's hash with the
+      // account's salt (a made-up one for an unknown email: same scrypt, same time) and the
+      // database compares, counts failures per account and creates the session.
+      const params = await staffPasswordParams(db, email);
+      const passwordHash = await hashPasswordWithParams(request.body.password, params);
       const token = newToken('staff');
       const expiresAt = new Date(Date.now() + config.staffSessionTtlMs);
-      const session = await db.staffSession.create({ data: { staffUserId: user.id, tokenHash: hashToken(token), expiresAt } });
+      const result = await staffLogin(db, { email, passwordHash, sessionTokenHash: hashToken(token), expiresAt });
+      if (result.verdict !== 'ok') {
+        await request.auditFirmWide({
+          eventType: result.verdict === 'locked' ? 'auth.login_locked' : 'auth.login_failed',
+          entityType: 'staff_user',
+          entityId: result.staffUserId,
+          data: { reason: result.verdict, ip: request.ip },
+        });
+        // One answer for an unknown email, a wrong password and a locked account.
+        throw new AppError('unauthenticated', 'Invalid email or password');
+      }
+      const user = { id: result.staffUserId, email: result.email, name: result.name, role: result.role };
+      const session = { id: result.sessionId };
       request.actor = {
         kind: 'staff',
         staffUserId: user.id,
-        role: user.role === 'admin' ? 'admin' : 'staff',
+        role: result.role,
         sessionId: session.id,
         clientIds: [],
         viaCookie: false,
         csrfToken: csrfTokenFor(token),
       };
-      await request.audit({ eventType: 'auth.login', entityType: 'staff_session', entityId: session.id, clientId: null });
+      // A firm-wide event in its own transaction (this route has none of its own).
+      await request.auditFirmWide({ eventType: 'auth.login', entityType: 'staff_session', entityId: session.id });
       reply.setCookie(STAFF_COOKIE, token, {
         httpOnly: true,
         sameSite: 'strict',
@@ -84,7 +91,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
           id: user.id,
           email: user.email,
           name: user.name,
-          role: user.role === 'admin' ? ('admin' as const) : ('staff' as const),
+          role: user.role,
         },
       };
     },
@@ -98,7 +105,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
     },
     async (request, reply) => {
       const actor = staffActor(request);
-      await firmDb(request).staffSession.update({
+      await firmDb(request).staffSession.updateMany({
         where: { id: actor.sessionId },
         data: { revokedAt: new Date(), revokedReason: 'logout' },
       });
@@ -120,7 +127,10 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
     },
     async (request) => {
       const actor = staffActor(request);
-      const user = await firmDb(request).staffUser.findUniqueOrThrow({ where: { id: actor.staffUserId } });
+      const user = await firmDb(request).staffUser.findUniqueOrThrow({
+        where: { id: actor.staffUserId },
+        select: { id: true, email: true, name: true },
+      });
       return {
         staffUser: { id: user.id, email: user.email, name: user.name, role: actor.role },
         clientIds: [...actor.clientIds],
