@@ -275,6 +275,7 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
   let db: Database | null = null;
   let owner: Database | null = null;
   let routesOfCluster: Route[] = [];
+  let dataRoot: string | null = null;
 
   const asPostgres = (args: string[]) => {
     const command = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', ...args]] : [args[0] as string, args.slice(1)];
@@ -314,7 +315,7 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
     await admin.end();
     owner = await openDatabase({ kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/spade_restart`, poolMax: 2 });
     await owner.withSql((sql) => migrate(sql));
-    const dataRoot = await mkdtemp(path.join(tmpdir(), 'spade-restart-data-'));
+    dataRoot = await mkdtemp(path.join(tmpdir(), 'spade-restart-data-'));
     const config = parseConfig({
       SPADE_DATA_DIR: dataRoot,
       LOG_LEVEL: 'silent',
@@ -340,7 +341,8 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
     await db?.close().catch(() => undefined);
     await owner?.close().catch(() => undefined);
     if (dataDir) await asPostgres([`${PG_BIN}/pg_ctl`, '-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dataRoot) await rm(dataRoot, { recursive: true, force: true, maxRetries: 3 });
+    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }, 60_000);
 
   it('PostgreSQL stopped for 3 s under ≥ 64 in-flight requests: 503 with Retry-After while down, 2xx within 2 s of its return', async () => {
@@ -414,6 +416,7 @@ describe('shutdown', () => {
       await closing?.catch(() => undefined);
       await t.db.close().catch(() => undefined);
       await t.testDb.drop();
+      await rm(t.dataDir, { recursive: true, force: true });
     }
   }, 60_000);
 });
