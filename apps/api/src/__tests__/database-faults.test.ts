@@ -273,6 +273,7 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
   let port: number;
   let app: App | null = null;
   let db: Database | null = null;
+  let adminDb: Database | null = null;
   let owner: Database | null = null;
   let routesOfCluster: Route[] = [];
   let dataRoot: string | null = null;
@@ -326,7 +327,8 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
     await owner.close();
     owner = null;
     db = await openDatabase({ kind: 'postgres', url: `postgres://spade_app@127.0.0.1:${port}/spade_restart`, poolMax: 8 });
-    app = await buildApp(config, { db, logger: false });
+    adminDb = await openDatabase({ kind: 'postgres', url: `postgres://spade_admin_login@127.0.0.1:${port}/spade_restart`, poolMax: 4 });
+    app = await buildApp(config, { db, adminDb, logger: false });
     const ownerForIds = await openDatabase({ kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/spade_restart`, poolMax: 1 });
     try {
       const token = seeded.magicLinks.find((link) => link.contactEmail === 'alice@acme.example')?.token as string;
@@ -339,6 +341,7 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
   afterAll(async () => {
     await app?.close().catch(() => undefined);
     await db?.close().catch(() => undefined);
+    await adminDb?.close().catch(() => undefined);
     await owner?.close().catch(() => undefined);
     if (dataDir) await asPostgres([`${PG_BIN}/pg_ctl`, '-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
     if (dataRoot) await rm(dataRoot, { recursive: true, force: true, maxRetries: 3 });
