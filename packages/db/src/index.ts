@@ -24,6 +24,7 @@ export {
 export {
   beginClientUnitOfWork,
   beginUnitOfWork,
+  inClientUnitOfWork,
   inUnitOfWork,
   type ScopedPrisma,
   type ScopedTx,

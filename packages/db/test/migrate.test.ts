@@ -17,7 +17,9 @@ const DESIGN_TABLES = [
   'incident_evidence',
   'incident_timeline_entries',
   'incidents',
+  'outbox_messages',
   'request_items',
+  'request_templates',
   'route_kill_switches',
   'staff_client_assignments',
   'staff_sessions',
@@ -70,7 +72,7 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents', '0005_resolve_staff_session']);
+    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents', '0005_resolve_staff_session', '0008_outbox_and_delivery']);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(
