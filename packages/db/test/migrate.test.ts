@@ -72,7 +72,14 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents', '0005_resolve_staff_session', '0008_outbox_and_delivery']);
+    expect(allVersions).toEqual([
+      '0001_roles',
+      '0002_schema',
+      '0003_row_level_security',
+      '0004_incidents',
+      '0005_resolve_staff_session',
+      '0008_outbox_and_delivery',
+    ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(

@@ -1,7 +1,6 @@
 import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.ts';
-import type { Mailer } from '../services/mailer.ts';
 import audit from './audit/index.ts';
 import auth from './auth/index.ts';
 import clients from './clients/index.ts';
@@ -12,11 +11,11 @@ import health from './health.ts';
 import portal from './portal/index.ts';
 import requests from './requests/index.ts';
 import staff from './staff/index.ts';
+import templates from './templates/index.ts';
 
 export interface RouteDeps {
   config: Config;
   db: Database;
-  mailer: Mailer;
 }
 
 /** Every resource, one folder each. Each route declares its routeScope in its own file. */
@@ -28,7 +27,8 @@ const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   await app.register(contacts);
   await app.register(staff);
   await app.register(audit);
-  await app.register(requests, { config: deps.config, mailer: deps.mailer });
+  await app.register(requests, { config: deps.config });
+  await app.register(templates);
   await app.register(files, { config: deps.config });
   await app.register(portal, { config: deps.config, db: deps.db });
 };
