@@ -66,7 +66,9 @@ export async function createTestApp(
   const db = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 8 });
   const memory = memoryTransport();
   const deps: AppDeps = options.logger === 'config' ? { db } : { db, logger: false };
-  deps.mailTransport = options.mailTransport ?? memory;
+  // With SMTP_URL set and no transport handed in, the app sends through SMTP as configured.
+  if (options.mailTransport) deps.mailTransport = options.mailTransport;
+  else if (!config.mail.smtpUrl) deps.mailTransport = memory;
   if (options.extraRoutes) deps.extraRoutes = options.extraRoutes;
   const app = await buildApp(config, deps);
   const deliver = async () => {
