@@ -41,7 +41,7 @@ ALTER TABLE cycle_requests
   -- The assigned staff were told the contact finished (one digest per request).
   ADD COLUMN staff_notified_at               timestamptz;
 CREATE INDEX cycle_requests_next_reminder_idx ON cycle_requests (next_reminder_at)
-  WHERE next_reminder_at IS NOT NULL AND status = 'open';
+  WHERE next_reminder_at IS NOT NULL;
 
 ALTER TABLE request_items ADD COLUMN required boolean NOT NULL DEFAULT true;
 
@@ -158,14 +158,15 @@ CREATE FUNCTION spade_unsafe_claim_outbox(p_worker text, p_limit integer, p_leas
     RETURNING m.client_id, m.id
   $$;
 
--- The reminder scheduler's scan: open requests whose next reminder is due. Ids only; the
--- decision (send, stop, wait) is taken in each client's unit of work.
+-- The reminder scheduler's scan: requests whose next reminder is due — closed ones too, so
+-- their schedule is stopped (and audited with the reason). Ids only; the decision (send,
+-- stop, wait) is taken in each client's unit of work.
 CREATE FUNCTION spade_unsafe_due_reminders(p_limit integer)
   RETURNS TABLE (client_id uuid, cycle_request_id uuid)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
   AS $$
     SELECT r.client_id, r.id FROM cycle_requests r
-    WHERE r.next_reminder_at IS NOT NULL AND r.next_reminder_at <= now() AND r.status = 'open'
+    WHERE r.next_reminder_at IS NOT NULL AND r.next_reminder_at <= now()
     ORDER BY r.next_reminder_at
     LIMIT least(greatest(p_limit, 1), 1000)
   $$;

@@ -73,8 +73,10 @@ export function smtpTransport(options: SmtpOptions): MailTransport {
     connectionTimeout: options.timeoutMs,
     greetingTimeout: options.timeoutMs,
     socketTimeout: options.timeoutMs,
-    // Each send opens its own connection: a relay that restarts costs one attempt, not a stuck pool.
-    pool: false,
+    // A few reused connections; one the relay closed is replaced on the next send (a failed
+    // send is retried by the worker anyway).
+    pool: true,
+    maxConnections: 4,
   });
   return {
     kind: 'smtp',

@@ -56,13 +56,14 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      server = create();
-      server.on('error', () => undefined);
+      const listening = create();
+      server = listening;
+      listening.on('error', () => undefined);
       const onError = (error: Error) => reject(error);
-      server.server.once('error', onError);
-      server.listen(port, '127.0.0.1', () => {
-        server?.server.off('error', onError);
-        port = (server?.server.address() as AddressInfo).port;
+      listening.server.once('error', onError);
+      listening.listen(port, '127.0.0.1', () => {
+        listening.server.off('error', onError);
+        port = (listening.server.address() as AddressInfo).port;
         resolve();
       });
     });

@@ -23,7 +23,7 @@ export async function unsafeClaimDueMessages(db: Database, workerId: string, lim
   return rows.map((row) => ({ clientId: row.client_id, id: row.id }));
 }
 
-/** Open requests whose next reminder is due, oldest first. */
+/** Requests (open or closed) whose next reminder is due, oldest first. */
 export async function unsafeDueReminders(db: Database, limit: number): Promise<{ clientId: string; cycleRequestId: string }[]> {
   const rows = await db.prisma.$queryRaw<{ client_id: string; cycle_request_id: string }[]>`
     SELECT client_id, cycle_request_id FROM spade_unsafe_due_reminders(${limit}::int)`;
