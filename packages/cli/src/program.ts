@@ -6,6 +6,7 @@ import { registerDisclosureCommands } from './commands/disclosure.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
 import { registerRouteCommands } from './commands/routes.ts';
+import { registerWorkerCommands } from './commands/worker.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, type Io } from './io.ts';
 
 export function buildProgram(io: Io): Command {
@@ -25,6 +26,7 @@ export function buildProgram(io: Io): Command {
   registerAuditCommands(program, io);
   registerRouteCommands(program, io);
   registerDisclosureCommands(program, io);
+  registerWorkerCommands(program, io);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { runCli } from '@breezycorp/cli/program';
 import { type Database, openDatabase } from '@breezycorp/db';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -239,6 +240,24 @@ describe('the transactional outbox', () => {
     await t.deliver();
     expect(mailsTo(contact.email)).toHaveLength(0);
     expect((await outboxOf(created.json.id))[0]?.status).toBe('cancelled');
+  });
+});
+
+describe('pnpm spade worker', () => {
+  it('delivers, as a separate process would, what the API queued (logged in as spade_app)', async () => {
+    const contact = await newContact('cli-worker');
+    await createRequest(contact.id);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['worker', '--once'], {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: { DATABASE_URL: t.testDb.ownerUrl, SPADE_APP_DATABASE_URL: t.testDb.appUrl, SMTP_URL: smtp.url, LOG_LEVEL: 'silent' },
+    });
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/sent [1-9]\d*, retried 0, failed 0/);
+    expect(mailsTo(contact.email)).toHaveLength(1);
   });
 });
 
