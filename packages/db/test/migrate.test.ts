@@ -7,12 +7,16 @@ import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
 
 /** The tables of DESIGN.md §2: their names are part of the contract. */
 const DESIGN_TABLES = [
+  'audit_digest_entries',
+  'audit_digests',
   'audit_events',
   'clients',
   'contact_sessions',
   'contacts',
   'cycle_requests',
   'cycles',
+  'decoy_entities',
+  'detection_alerts',
   'files',
   'incident_evidence',
   'incident_timeline_entries',
@@ -22,6 +26,7 @@ const DESIGN_TABLES = [
   'staff_client_assignments',
   'staff_sessions',
   'staff_users',
+  'tenant_freezes',
 ];
 
 function sha256(text: string): string {
@@ -70,7 +75,14 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual(['0001_roles', '0002_schema', '0003_row_level_security', '0004_incidents', '0005_resolve_staff_session']);
+    expect(allVersions).toEqual([
+      '0001_roles',
+      '0002_schema',
+      '0003_row_level_security',
+      '0004_incidents',
+      '0005_resolve_staff_session',
+      '0009_detection',
+    ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(

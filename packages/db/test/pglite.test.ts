@@ -70,6 +70,7 @@ describe('the embedded PGlite database', () => {
       '0003_row_level_security',
       '0004_incidents',
       '0005_resolve_staff_session',
+      '0009_detection',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -118,6 +119,7 @@ describe('the embedded PGlite database', () => {
       '0003_row_level_security',
       '0004_incidents',
       '0005_resolve_staff_session',
+      '0009_detection',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
