@@ -15,18 +15,19 @@ import ts from 'typescript';
  * The allowed exceptions are this explicit list; `--list` prints it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  rawSql: ['services/token-lookups.ts'],
+  rawSql: ['services/token-lookups.ts', 'services/detection-store.ts'],
   basePrisma: [
     'plugins/unit-of-work.ts',
     'plugins/audit.ts',
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
+    'services/detection-store.ts',
     'services/magic-links.ts',
     'services/runtime-role.ts',
     'services/token-lookups.ts',
     'server.ts',
   ],
-  rawConnection: ['routes/health.ts', 'services/runtime-role.ts', 'server.ts'],
+  rawConnection: ['routes/health.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
 });
 
 const RAW_METHODS = new Set(['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe', '$queryRawTyped']);

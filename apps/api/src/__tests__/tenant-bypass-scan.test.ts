@@ -20,18 +20,19 @@ describe('tenant-bypass scanner', () => {
 
   it('the exception list is exactly this (a new exception is a visible diff)', () => {
     expect(ALLOWED).toEqual({
-      rawSql: ['services/token-lookups.ts'],
+      rawSql: ['services/token-lookups.ts', 'services/detection-store.ts'],
       basePrisma: [
         'plugins/unit-of-work.ts',
         'plugins/audit.ts',
         'plugins/auth.ts',
         'plugins/kill-switch.ts',
+        'services/detection-store.ts',
         'services/magic-links.ts',
         'services/runtime-role.ts',
         'services/token-lookups.ts',
         'server.ts',
       ],
-      rawConnection: ['routes/health.ts', 'services/runtime-role.ts', 'server.ts'],
+      rawConnection: ['routes/health.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
     });
   });
 
