@@ -16,7 +16,8 @@ export default fp<{ limits: BreadthLimits }>(
       `${request.method} ${request.routeOptions.url ?? ''}`;
     const contactsAlerted = new Set<string>();
 
-    app.addHook('preValidation', async (request) => {
+    // onRequest, not later: assertClientTenant refuses such a request (404) before any later hook.
+    app.addHook('onRequest', async (request) => {
       const actor = request.actor;
       if (request.routeOptions.config.routeScope !== 'client-scoped' || request.is404) return;
       const clientId = (request.params as { clientId?: unknown }).clientId;
