@@ -16,6 +16,10 @@ interface Touch {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Re-reads decoy_entities now (the LISTEN handler and the poll call it). */
+    refreshDecoys(): Promise<void>;
+  }
   interface FastifyRequest {
     decoyTouches: Touch[] | null;
   }
@@ -59,14 +63,11 @@ export function decoyIdsIn(value: unknown, decoys: ReadonlyMap<string, string>, 
 export default fp<{ db: Database; pollMs: number }>(
   async (app, { db, pollMs }) => {
     let decoys: DecoyIds = { byId: new Map(), clientIds: new Set() };
-    await watchTable(app, db, {
-      channel: DECOYS_CHANNEL,
-      pollMs,
-      name: 'decoy-tripwire',
-      refresh: async () => {
-        decoys = await decoyIds(db);
-      },
-    });
+    const refresh = async () => {
+      decoys = await decoyIds(db);
+    };
+    app.decorate('refreshDecoys', refresh);
+    await watchTable(app, db, { channel: DECOYS_CHANNEL, pollMs, name: 'decoy-tripwire', refresh });
 
     app.decorateRequest('decoyTouches', null);
     const touch = (request: FastifyRequest, via: Touch['via'], found: Map<string, string>) => {
