@@ -728,7 +728,11 @@ describe('B. named attacks', () => {
       expect(log.body).not.toContain(victim.viewerId);
       expect(log.body).not.toContain(victim.staffFileId);
       // The sibling contact of the same client sees none of it.
-      const sibling = await call('GET', `/api/portal/clients/${victim.clientId}/access-log`, bearer(await exchange(victim.siblingLinkToken)));
+      const sibling = await call(
+        'GET',
+        `/api/portal/clients/${victim.clientId}/access-log`,
+        bearer(await exchange(victim.siblingLinkToken)),
+      );
       expect(sibling.status).toBe(200);
       expect(sibling.json.files).toEqual([]);
       expectNothingOf(sibling, forbiddenToSibling);
