@@ -32,22 +32,26 @@ declare module 'fastify' {
   }
 }
 
-/** Every decoy id among the string values of `value` (any depth). */
+/**
+ * Every decoy id among the string values of `value` (any depth). On the response path of every
+ * request while decoys are armed, so it allocates nothing for a value that is not a decoy id
+ * (ids leave the server lower-case; the map holds them lower-case).
+ */
 export function decoyIdsIn(value: unknown, decoys: ReadonlyMap<string, string>, found: Map<string, string>, depth = 0): void {
-  if (depth > 32 || value === null || value === undefined) return;
   if (typeof value === 'string') {
     if (value.length === 36) {
-      const client = decoys.get(value.toLowerCase());
-      if (client) found.set(value.toLowerCase(), client);
+      const client = decoys.get(value);
+      if (client !== undefined) found.set(value, client);
     }
     return;
   }
-  if (typeof value !== 'object') return;
+  if (value === null || typeof value !== 'object' || depth > 32) return;
   if (Array.isArray(value)) {
-    for (const item of value) decoyIdsIn(item, decoys, found, depth + 1);
+    for (let i = 0; i < value.length; i++) decoyIdsIn(value[i], decoys, found, depth + 1);
     return;
   }
-  for (const child of Object.values(value)) decoyIdsIn(child, decoys, found, depth + 1);
+  const record = value as Record<string, unknown>;
+  for (const key in record) decoyIdsIn(record[key], decoys, found, depth + 1);
 }
 
 /**
@@ -79,8 +83,10 @@ export default fp<{ db: Database; pollMs: number }>(
     app.addHook('onRequest', async (request) => {
       if (decoys.byId.size === 0) return;
       const found = new Map<string, string>();
-      decoyIdsIn(request.params, decoys.byId, found);
-      decoyIdsIn(request.query, decoys.byId, found);
+      // A URL may spell an id in upper case (PostgreSQL compares uuids regardless).
+      const lower = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
+      const values = (record: unknown) => (record && typeof record === 'object' ? Object.values(record) : []);
+      decoyIdsIn([...values(request.params), ...values(request.query)].flat().map(lower), decoys.byId, found);
       touch(request, 'api.url', found);
     });
     app.addHook('preHandler', async (request) => {

@@ -50,9 +50,9 @@ export class BreadthDetector {
       this.staff.set(staffUserId, window);
     } else if (now - window.start >= staffWindowMs) {
       // Close the window (and any idle ones since, which count as zero).
-      const elapsed = Math.min(Math.floor((now - window.start) / staffWindowMs), staffBaselineWindows);
+      const elapsed = Math.floor((now - window.start) / staffWindowMs);
       window.history.push(window.clients.size);
-      for (let i = 1; i < elapsed; i++) window.history.push(0);
+      for (let i = 1; i < Math.min(elapsed, staffBaselineWindows + 1); i++) window.history.push(0);
       if (window.history.length > staffBaselineWindows) window.history.splice(0, window.history.length - staffBaselineWindows);
       window.start = now;
       window.clients = new Set();
@@ -74,7 +74,7 @@ export class BreadthDetector {
     let window = this.denials.get(key);
     if (!window) {
       if (this.denials.size >= MAX_TRACKED) this.denials.delete(this.denials.keys().next().value as string);
-      window = { times: [], alertedAt: 0 };
+      window = { times: [], alertedAt: Number.NEGATIVE_INFINITY };
       this.denials.set(key, window);
     }
     window.times.push(now);
