@@ -178,6 +178,22 @@ describe('decoy tenants', () => {
     expect(alert).toMatchObject({ kind: 'decoy.touched', detectedBy: 'database', status: 'incident' });
   });
 
+  it('the database tripwire also fires inside a transaction of the runtime role (spade_app, under RLS)', async () => {
+    // t.db is the API's own runtime connection (spade_app).
+    await t.db.withSql(async (sql) => {
+      await sql.exec('BEGIN');
+      await sql.query(`SELECT set_config('app.client_ids', $1, true)`, [decoyClientId]);
+      await sql.query(
+        `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id)
+         VALUES ('cycle.read', 'staff', $1, $2, 'cycle', $3, 'req-app-role-decoy')`,
+        [DEMO.staff.staff.id, decoyClientId, decoyCycleId],
+      );
+      await sql.exec('COMMIT');
+    });
+    const alert = await t.owner.prisma.detectionAlert.findFirstOrThrow({ where: { requestId: 'req-app-role-decoy' } });
+    expect(alert).toMatchObject({ kind: 'decoy.touched', detectedBy: 'database', status: 'incident', actorId: DEMO.staff.staff.id });
+  });
+
   it('a denied attempt on a decoy id by staff who may not see it is a touch too (the id can only have leaked)', async () => {
     const staff = await login(t.app, DEMO.staff.staff);
     const r = await t.app.inject({ method: 'GET', url: `/api/clients/${decoyClientId}/cycles`, headers: staff.headers });
