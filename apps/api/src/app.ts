@@ -17,6 +17,7 @@ import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
 import scopeEnforcer from './plugins/scope-enforcer.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
+import webApp, { DEFAULT_WEB_DIR } from './plugins/web-app.ts';
 import routes from './routes/index.ts';
 import type { Mailer } from './services/mailer.ts';
 import { outboxMailer } from './services/mailer.ts';
@@ -33,6 +34,8 @@ export interface AppDeps {
   /** Extra routes registered after the product's (tests use it for deliberately broken routes). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   logger?: boolean | object;
+  /** The web app's build output (default apps/web/dist). */
+  webDir?: string;
 }
 
 /** A URL longer than this is refused with 400 before routing. */
@@ -95,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(requireClientScope, { layers });
   if (layers.responseGuard) await app.register(responseGuard);
   await app.register(routes, { config, db: deps.db, mailer: deps.mailer ?? outboxMailer(config.outboxDir) });
+  await app.register(webApp, { root: deps.webDir ?? DEFAULT_WEB_DIR });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);
   await app.ready();
   return app;

@@ -42,12 +42,28 @@ async function liveRequest(tx: TxClient, link: ResolvedLink, tokenHash: string) 
   return contact ? request : null;
 }
 
+/** What the portal's landing page shows before Continue: who is asking, for what, by when. */
+export interface LinkSummary {
+  expiresAt: Date;
+  clientName: string;
+  cycleTitle: string;
+  dueDate: Date | null;
+}
+
 /** Is this link usable right now? Reads only: opening a link (mail scanners do) changes nothing. */
-export async function inspectMagicLink(db: Database, token: string): Promise<{ expiresAt: Date } | null> {
+export async function inspectMagicLink(db: Database, token: string): Promise<LinkSummary | null> {
   const link = await resolveLink(db, token);
   if (!link) return null;
-  const request = await inUnitOfWork(db.prisma, clientContext(link.clientId), (tx) => liveRequest(tx, link, hashToken(token)));
-  return request ? { expiresAt: request.expiresAt } : null;
+  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx) => {
+    const request = await liveRequest(tx, link, hashToken(token));
+    if (!request) return null;
+    const about = await tx.cycleRequest.findFirst({
+      where: { clientId: link.clientId, id: request.id },
+      select: { client: { select: { name: true } }, cycle: { select: { title: true, dueDate: true } } },
+    });
+    if (!about) return null;
+    return { expiresAt: request.expiresAt, clientName: about.client.name, cycleTitle: about.cycle.title, dueDate: about.cycle.dueDate };
+  });
 }
 
 export interface ContactSessionGrant {

@@ -108,7 +108,14 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
     {
       config: { routeScope: 'staff-only' },
       schema: {
-        response: { 200: Type.Object({ staffUser: StaffUser, clientIds: Type.Array(Uuid) }, { additionalProperties: false }), ...errors },
+        response: {
+          // csrfToken: the console reloads with only its HttpOnly cookie and needs the header value for writes.
+          200: Type.Object(
+            { staffUser: StaffUser, clientIds: Type.Array(Uuid), csrfToken: Type.String() },
+            { additionalProperties: false },
+          ),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -117,6 +124,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config
       return {
         staffUser: { id: user.id, email: user.email, name: user.name, role: actor.role },
         clientIds: [...actor.clientIds],
+        csrfToken: actor.csrfToken,
       };
     },
   );
