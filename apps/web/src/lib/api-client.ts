@@ -33,7 +33,7 @@ export interface ApiClientOptions {
   /** The CSRF header value for this session (cookie-authenticated writes need it). */
   csrfToken: () => string | null;
   /** Any 401: the session is gone (expired, revoked, logged out elsewhere). */
-  onUnauthenticated: () => void;
+  onUnauthenticated: (url: string) => void;
 }
 
 /** One typed client per app, generated from the API's schemas; same origin, cookies sent. */
@@ -46,7 +46,7 @@ export function createApiClient(options: ApiClientOptions) {
       return request;
     },
     onResponse({ response }) {
-      if (response.status === 401) options.onUnauthenticated();
+      if (response.status === 401) options.onUnauthenticated(new URL(response.url).pathname);
       return response;
     },
   };

@@ -18,7 +18,13 @@ function sessionEnded() {
 export const consoleQueryClient = new QueryClient({
   defaultOptions: { queries: { retry: false, staleTime: 5_000 } },
 });
-export const api = createApiClient({ csrfToken: () => csrfToken, onUnauthenticated: sessionEnded });
+export const api = createApiClient({
+  csrfToken: () => csrfToken,
+  // "Who am I?" answering 401 is how the console learns it must sign in, not a session ending mid-way.
+  onUnauthenticated: (path) => {
+    if (path !== '/api/auth/me') sessionEnded();
+  },
+});
 
 export type Me = ResponseOf<'/api/auth/me', 'get'>;
 export type Client = ResponseOf<'/api/clients/{clientId}', 'get'>;
