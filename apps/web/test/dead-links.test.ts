@@ -43,7 +43,7 @@ describe('dead links', () => {
       await page.goto(`${spade.baseUrl}/portal#token=${token}`);
       await see(page.getByRole('heading', { name: 'This link is no longer valid' }));
       expect(await page.getByRole('button', { name: 'Continue' }).count()).toBe(0);
-      pages.push(await page.locator('main').textContent());
+      pages.push((await page.locator('main').textContent()) ?? '');
     }
     expect(new Set(pages).size).toBe(1);
     expect(pages[0]).toContain('Ask your firm for a new one');

@@ -82,7 +82,7 @@ describe('isolation in the browser', () => {
     ]) {
       await page.goto(`${spade.baseUrl}${path}`);
       await see(page.getByRole('heading', { name: 'Page not found' }));
-      texts.push(await page.getByRole('main').textContent());
+      texts.push((await page.getByRole('main').textContent()) ?? '');
     }
     expect(new Set(texts).size).toBe(1);
     expect(await seriousA11yViolations(page)).toEqual([]);

@@ -35,7 +35,9 @@ export interface PageWatch {
 }
 
 export async function watchedContext(browser: Browser, viewport = DESKTOP): Promise<{ context: BrowserContext; watch: PageWatch }> {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  // Phone width means a phone: touch and a coarse pointer (the portal then offers the camera).
+  const phone = viewport.width < 600;
+  const context = await browser.newContext({ viewport, acceptDownloads: true, ...(phone && { isMobile: true, hasTouch: true }) });
   const watch: PageWatch = { problems: [], bodies: [] };
   context.on('page', (page) => attach(page, watch));
   context.on('response', async (response) => {
