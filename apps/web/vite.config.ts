@@ -16,6 +16,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     rollupOptions: {
       input: { portal: 'portal/index.html', app: 'app/index.html' },
+      // The code both apps share (React, TanStack Query, the API client) gets a name that says so.
+      output: { chunkFileNames: 'assets/shared-[hash].js' },
     },
   },
 });

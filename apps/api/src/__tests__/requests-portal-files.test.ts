@@ -180,7 +180,7 @@ describe('magic links and the contact portal', () => {
       const r = await call('GET', `/api/portal/links/${magicLink.token}`);
       expect(r.status).toBe(200);
       // What the landing page shows before Continue: who asks, for what, by when — nothing else.
-      expect(Object.keys(r.json).sort()).toEqual(['clientName', 'cycleTitle', 'dueDate', 'expiresAt', 'valid']);
+      expect(Object.keys(r.json).sort()).toEqual(['clientName', 'cycleTitle', 'dueDate', 'expiresAt', 'firmName', 'valid']);
       expect(r.json).toMatchObject({ valid: true, expiresAt: magicLink.expiresAt, clientName: 'Acme Trading Pte Ltd' });
     }
     expect(await snapshot()).toEqual(before);

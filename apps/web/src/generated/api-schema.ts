@@ -6452,6 +6452,7 @@ export interface paths {
                             valid: true;
                             /** Format: date-time */
                             expiresAt: string;
+                            firmName: string;
                             clientName: string;
                             cycleTitle: string;
                             /** Format: date */
@@ -6866,6 +6867,7 @@ export interface paths {
                             message: string | null;
                             /** Format: date-time */
                             expiresAt: string;
+                            firmName: string;
                             clientName: string;
                             cycleTitle: string;
                             /** Format: date */

@@ -25,6 +25,7 @@ const PortalRequestView = Type.Object(
     status: Type.String(),
     message: Type.Union([Type.String(), Type.Null()]),
     expiresAt: Timestamp,
+    firmName: Type.String(),
     clientName: Type.String(),
     cycleTitle: Type.String(),
     dueDate: Type.Union([DateOnly, Type.Null()]),
@@ -99,6 +100,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
             {
               valid: Type.Literal(true),
               expiresAt: Timestamp,
+              firmName: Type.String(),
               clientName: Type.String(),
               cycleTitle: Type.String(),
               dueDate: Type.Union([DateOnly, Type.Null()]),
@@ -117,6 +119,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       return {
         valid: true as const,
         expiresAt: link.expiresAt.toISOString(),
+        firmName: config.firmName,
         clientName: link.clientName,
         cycleTitle: link.cycleTitle,
         dueDate: isoDate(link.dueDate),
@@ -214,6 +217,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         status: own.status,
         message: own.message,
         expiresAt: own.expiresAt.toISOString(),
+        firmName: config.firmName,
         clientName: own.client.name,
         cycleTitle: own.cycle.title,
         dueDate: isoDate(own.cycle.dueDate),

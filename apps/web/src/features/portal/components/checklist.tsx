@@ -73,7 +73,10 @@ export function Checklist({ clientId, onSignedOut }: { clientId: string; onSigne
       <h1 id="checklist-title" ref={heading} tabIndex={-1}>
         {data.cycleTitle}
       </h1>
-      {data.dueDate && <p className="muted">Due {formatDate(data.dueDate)}</p>}
+      <p className="muted">
+        Requested by {data.firmName}
+        {data.dueDate && <> · due {formatDate(data.dueDate)}</>}
+      </p>
       {data.message && <blockquote className="message">{data.message}</blockquote>}
       <Summary items={data.items} />
       <ol className="checklist">

@@ -25,7 +25,7 @@ export function LinkLanding({
     <section className="card" aria-labelledby="landing-title">
       <p className="eyebrow">{link.clientName}</p>
       <h1 id="landing-title">{link.cycleTitle}</h1>
-      <p>Your accountant has asked you for some documents. Continue to see the list and upload them.</p>
+      <p>{link.firmName} has asked you for some documents. Continue to see the list and upload them.</p>
       <dl className="facts">
         {link.dueDate && (
           <>
