@@ -13,8 +13,10 @@ export interface RunningSpade {
   /** The owner connection: arranging data and running the runbook's SQL as an operator would. */
   owner: Database;
   seed: SeedReport;
-  /** Magic-link mails written to the outbox, oldest first. */
+  /** Mails the delivery worker wrote to the outbox folder, oldest first. */
   outbox(): Promise<{ to: string; subject: string; text: string }[]>;
+  /** Waits (up to 15 s) for one more mail to `to` than there were `before`, and returns it. */
+  nextMail(to: string, before: number): Promise<{ to: string; subject: string; text: string }>;
   close(): Promise<void>;
 }
 
@@ -24,9 +26,17 @@ export interface RunningSpade {
  */
 export async function startSpade(options: { embedded?: boolean } = {}): Promise<RunningSpade> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'spade-web-'));
-  const env = { SPADE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SPADE_LOGIN_PER_MINUTE: '100000', SPADE_EXCHANGE_PER_MINUTE: '100000' };
+  const env = {
+    SPADE_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    SPADE_LOGIN_PER_MINUTE: '100000',
+    SPADE_EXCHANGE_PER_MINUTE: '100000',
+    // The in-process delivery worker writes mails to the outbox folder; poll it often in tests.
+    SPADE_DELIVERY_POLL_MS: '100',
+  };
   let owner: Database;
   let db: Database;
+  let adminDb: Database;
   let dropDatabase = async () => {};
   let config: Config;
   if (options.embedded) {
@@ -35,30 +45,44 @@ export async function startSpade(options: { embedded?: boolean } = {}): Promise<
     db = await openDatabase(config.database);
     await db.withSql((sql) => migrate(sql));
     owner = db;
+    // The embedded database has one (superuser) login: admin units switch role on it.
+    adminDb = db;
   } else {
     const testDb = await createMigratedDatabase('spade_web');
     config = parseConfig(env);
     owner = testDb.owner;
     db = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 8 });
+    adminDb = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 4 });
     dropDatabase = () => testDb.drop();
   }
   const seed = await seedDemo(owner.prisma, { storageDir: config.storageDir });
-  const app = await buildApp(config, { db, logger: false });
+  const app = await buildApp(config, { db, adminDb, logger: false });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   // The mails carry links to the configured public URL; the browser goes to this server.
   const baseUrl = address.replace('127.0.0.1', 'localhost');
+  const readOutbox = async (): Promise<{ to: string; subject: string; text: string }[]> => {
+    const names = (await readdir(config.outboxDir).catch(() => [] as string[])).sort();
+    return Promise.all(names.map(async (name) => JSON.parse(await readFile(path.join(config.outboxDir, name), 'utf8'))));
+  };
   return {
     baseUrl,
     app,
     config,
     owner,
     seed,
-    async outbox() {
-      const names = (await readdir(config.outboxDir).catch(() => [] as string[])).sort();
-      return Promise.all(names.map(async (name) => JSON.parse(await readFile(path.join(config.outboxDir, name), 'utf8'))));
+    outbox: readOutbox,
+    async nextMail(to, before) {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const mails = (await readOutbox()).filter((mail) => mail.to === to);
+        if (mails.length > before) return mails.at(-1)!;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`no new mail to ${to} within 15 s`);
     },
     async close() {
       await app.close();
+      if (adminDb !== db) await adminDb.close();
       await db.close();
       await dropDatabase();
       await rm(dataDir, { recursive: true, force: true });
