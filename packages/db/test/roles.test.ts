@@ -291,8 +291,10 @@ describe('the row-level security catalog', () => {
     expect(definers.rows.map((row) => row.name)).toEqual(
       expect.arrayContaining(['spade_resolve_contact_session(text)', 'spade_resolve_magic_link(text)']),
     );
+    // Admin-only: removing a user's second factor runs in an admin unit of work, never as spade_app.
+    const adminOnly = new Set(['spade_staff_second_factor_reset(uuid)']);
     for (const row of definers.rows) {
-      expect(row, row.name).toMatchObject({ owner: 'spade_definer', public_execute: false, app_execute: true });
+      expect(row, row.name).toMatchObject({ owner: 'spade_definer', public_execute: false, app_execute: !adminOnly.has(row.name) });
       expect(row.config ?? [], row.name).toContainEqual(expect.stringMatching(/^search_path=/));
     }
   });

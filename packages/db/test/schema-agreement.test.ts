@@ -268,6 +268,7 @@ describe('schema.prisma and the migrated database', () => {
       'Cycle',
       'CycleRequest',
       'File',
+      'FirmSetting',
       'Incident',
       'IncidentEvidence',
       'IncidentTimelineEntry',

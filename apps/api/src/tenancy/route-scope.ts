@@ -27,5 +27,10 @@ declare module 'fastify' {
      * which also keeps the embedded database's single connection free for them.
      */
     ownTransactions?: boolean;
+    /**
+     * The second-factor routes: the only ones a session still owing its second factor
+     * (password right, code not yet given) is resolved on; everywhere else it is anonymous.
+     */
+    secondFactorStep?: boolean;
   }
 }

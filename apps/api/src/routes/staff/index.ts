@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
+import { resetSecondFactor } from '../../services/token-lookups.ts';
 import { errors, iso, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 /**
@@ -223,7 +224,12 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
         params: StaffUserParams,
-        response: { 200: Type.Object({ revoked: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), ...errors },
+        // resetSecondFactor=true also removes the user's TOTP enrolment (a lost or stolen phone).
+        querystring: Type.Object({ resetSecondFactor: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ revoked: Type.Integer({ minimum: 0 }), secondFactorReset: Type.Boolean() }, { additionalProperties: false }),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -243,7 +249,56 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         clientId: null,
         data: { count, reason: 'admin_revoked' },
       });
-      return { revoked: count };
+      // Runs as spade_admin (this admin unit of work); spade_app cannot execute it.
+      const secondFactorReset = request.query.resetSecondFactor === true && (await resetSecondFactor(db, staffUserId));
+      if (request.query.resetSecondFactor === true) {
+        await request.audit({
+          eventType: 'second_factor.reset',
+          entityType: 'staff_user',
+          entityId: staffUserId,
+          clientId: null,
+          data: { wasEnrolled: secondFactorReset },
+        });
+      }
+      return { revoked: count, secondFactorReset };
+    },
+  );
+
+  const FirmSettings = Type.Object({ requireStaffSecondFactor: Type.Boolean() }, { additionalProperties: false });
+
+  app.get(
+    '/api/firm-settings',
+    { config: { routeScope: 'staff-only', adminOnly: true }, schema: { response: { 200: FirmSettings, ...errors } } },
+    async (request) => {
+      const settings = await firmDb(request).firmSetting.findUniqueOrThrow({
+        where: { id: true },
+        select: { requireStaffSecondFactor: true },
+      });
+      return { requireStaffSecondFactor: settings.requireStaffSecondFactor };
+    },
+  );
+
+  app.patch(
+    '/api/firm-settings',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: { body: FirmSettings, response: { 200: FirmSettings, ...errors } },
+    },
+    async (request) => {
+      const actor = request.actor.kind === 'staff' ? request.actor.staffUserId : null;
+      const settings = await firmDb(request).firmSetting.update({
+        where: { id: true },
+        data: { requireStaffSecondFactor: request.body.requireStaffSecondFactor, updatedAt: new Date(), updatedBy: actor },
+        select: { requireStaffSecondFactor: true },
+      });
+      await request.audit({
+        eventType: 'firm_settings.updated',
+        entityType: 'firm_settings',
+        entityId: null,
+        clientId: null,
+        data: { requireStaffSecondFactor: settings.requireStaffSecondFactor },
+      });
+      return { requireStaffSecondFactor: settings.requireStaffSecondFactor };
     },
   );
 };
