@@ -310,7 +310,10 @@ describe('staff administration (admin only)', () => {
     expect(event.actorId).toBe(DEMO.staff.admin.id);
 
     // Already revoked sessions are not counted again; other users' sessions are untouched.
-    expect((await call('POST', `/api/staff-users/${user.id}/sessions/revoke`, admin)).json).toEqual({ revoked: 0, secondFactorReset: false });
+    expect((await call('POST', `/api/staff-users/${user.id}/sessions/revoke`, admin)).json).toEqual({
+      revoked: 0,
+      secondFactorReset: false,
+    });
     expect((await call('GET', '/api/auth/me', staff)).status).toBe(200);
   });
 });
