@@ -2,9 +2,12 @@
 --
 -- 1. spade_app is a member of no all-seeing role. 0001 let it `SET ROLE spade_admin`, whose
 --    policies admit every row: any SQL on the app's connection was one set_config('role', …)
---    away from every tenant. Admin firm-wide reads now log in as their own role,
---    spade_admin_login (NOINHERIT, member of spade_admin), through their own pool.
--- 2. Neither spade_app nor spade_admin can read a password hash or a token hash: column
+--    away from every tenant. The all-seeing policies and grants move to a new role,
+--    spade_firm_admin, which only spade_admin_login (NOINHERIT, the admin pool's own login)
+--    is a member of; spade_admin keeps no grant and no policy. Revoking spade_admin from
+--    spade_app alone would not do: roles are cluster-wide and 0001, run for any new database
+--    in the same cluster, grants it again.
+-- 2. Neither spade_app nor spade_firm_admin can read a password hash or a token hash: column
 --    privileges instead of table privileges. Sign-in goes through narrow SECURITY DEFINER
 --    functions that take the presented secret's hash and return ids and verdicts only.
 -- 3. spade_app can no longer create staff sessions or staff users (either would be a
@@ -13,27 +16,38 @@
 
 -- Roles are cluster-wide: tolerate another database's migrator having done this first.
 DO $$
+DECLARE
+  r record;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'spade_admin_login') THEN
-    BEGIN
-      CREATE ROLE spade_admin_login LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN
-      NULL;
-    END;
-  END IF;
+  FOR r IN SELECT * FROM (VALUES
+      ('spade_admin_login', 'LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT'),
+      ('spade_firm_admin',  'NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE')
+    ) AS t(name, attrs)
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I %s', r.name, r.attrs);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+      END;
+    END IF;
+  END LOOP;
 END
 $$;
 
 DO $$
 BEGIN
-  GRANT spade_admin TO spade_admin_login;
+  GRANT spade_firm_admin TO spade_admin_login;
 EXCEPTION WHEN unique_violation OR duplicate_object OR serialization_failure THEN
   NULL;
 END
 $$;
 
--- Revoke every grant of spade_admin to spade_app, whoever made it; a concurrent revoke from
--- another database is fine, a membership that survives is not.
+GRANT USAGE ON SCHEMA public TO spade_firm_admin;
+
+-- Revoke spade_admin from spade_app, whoever granted it. Best effort: a migrator of another
+-- database in this cluster may grant it again (0001), which is why spade_admin sees nothing
+-- any more; the API's boot check refuses membership of any role a policy names.
 DO $$
 DECLARE
   g record;
@@ -52,13 +66,31 @@ BEGIN
       NULL;
     END;
   END LOOP;
-  IF pg_has_role('spade_app', 'spade_admin', 'MEMBER') THEN
-    RAISE EXCEPTION 'spade_app is still a member of spade_admin; revoke it by hand (the grantor may be another superuser)';
-  END IF;
 END
 $$;
 
 SET LOCAL ROLE spade_owner;
+
+-- The all-seeing policies now admit spade_firm_admin; spade_admin keeps no table grant.
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['clients', 'contacts', 'staff_client_assignments', 'cycles', 'cycle_requests',
+                           'request_items', 'files', 'contact_sessions', 'audit_events']
+  LOOP
+    EXECUTE format('ALTER POLICY admin_all ON %I TO spade_firm_admin', t);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON clients, contacts, staff_users, staff_sessions, staff_client_assignments, cycles, cycle_requests,
+  request_items, files, contact_sessions, audit_events, route_kill_switches FROM spade_admin;
+GRANT SELECT ON clients, contacts, staff_client_assignments, cycles, request_items, files, audit_events, route_kill_switches
+  TO spade_firm_admin;
+GRANT INSERT, UPDATE ON clients TO spade_firm_admin;
+GRANT INSERT ON staff_users TO spade_firm_admin;
+GRANT INSERT, DELETE ON staff_client_assignments TO spade_firm_admin;
+GRANT INSERT ON audit_events TO spade_firm_admin;
 
 -- Per-account lockout, kept where only the sign-in function reads and writes it.
 ALTER TABLE staff_users
@@ -85,29 +117,28 @@ CREATE TABLE firm_settings (
   updated_by                   uuid
 );
 INSERT INTO firm_settings DEFAULT VALUES;
-GRANT SELECT ON firm_settings TO spade_app, spade_admin, spade_definer;
-GRANT UPDATE (require_staff_second_factor, updated_at, updated_by) ON firm_settings TO spade_admin;
+GRANT SELECT ON firm_settings TO spade_app, spade_firm_admin, spade_definer;
+GRANT UPDATE (require_staff_second_factor, updated_at, updated_by) ON firm_settings TO spade_firm_admin;
 
 -- Column privileges: a column-level revoke is void while a table-level grant stands, so the
 -- table-level SELECT goes and the readable columns are granted one by one.
-REVOKE SELECT ON staff_users, staff_sessions, cycle_requests, contact_sessions FROM spade_app, spade_admin;
+REVOKE SELECT ON staff_users, staff_sessions, cycle_requests, contact_sessions FROM spade_app;
 REVOKE INSERT, UPDATE ON staff_users FROM spade_app;
 REVOKE INSERT, UPDATE ON staff_sessions FROM spade_app;
-REVOKE UPDATE ON staff_users, staff_sessions FROM spade_admin;
 
-GRANT SELECT (id, email, name, role, disabled_at, created_at, updated_at) ON staff_users TO spade_app, spade_admin;
+GRANT SELECT (id, email, name, role, disabled_at, created_at, updated_at) ON staff_users TO spade_app, spade_firm_admin;
 GRANT SELECT (id, staff_user_id, created_at, expires_at, last_seen_at, revoked_at, revoked_reason, second_factor_pending)
-  ON staff_sessions TO spade_app, spade_admin;
-GRANT SELECT (totp_enabled_at) ON staff_users TO spade_app, spade_admin;
+  ON staff_sessions TO spade_app, spade_firm_admin;
+GRANT SELECT (totp_enabled_at) ON staff_users TO spade_app, spade_firm_admin;
 
 GRANT SELECT (id, client_id, cycle_id, contact_id, expires_at, status, message, created_by, sent_at, created_at, updated_at)
-  ON cycle_requests TO spade_app, spade_admin;
+  ON cycle_requests TO spade_app, spade_firm_admin;
 GRANT SELECT (id, client_id, contact_id, cycle_request_id, created_at, expires_at, revoked_at) ON contact_sessions
-  TO spade_app, spade_admin;
+  TO spade_app, spade_firm_admin;
 -- Logout ends the caller's own session; admins revoke anyone's and manage staff users.
 GRANT UPDATE (revoked_at, revoked_reason, last_seen_at) ON staff_sessions TO spade_app;
-GRANT UPDATE (revoked_at, revoked_reason) ON staff_sessions TO spade_admin;
-GRANT UPDATE (name, role, disabled_at, updated_at) ON staff_users TO spade_admin;
+GRANT UPDATE (revoked_at, revoked_reason) ON staff_sessions TO spade_firm_admin;
+GRANT UPDATE (name, role, disabled_at, updated_at) ON staff_users TO spade_firm_admin;
 
 -- What the sign-in function itself needs (it runs as spade_definer).
 GRANT UPDATE (failed_login_count, locked_until, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_time_step,
@@ -343,7 +374,7 @@ CREATE FUNCTION spade_staff_second_factor_recovery(p_token_hash text, p_code_has
   $$;
 
 -- An admin removes a user's enrolment (a lost phone) and ends their sessions; executable by
--- spade_admin only (admin units of work), never by spade_app.
+-- spade_firm_admin only (admin units of work), never by spade_app.
 CREATE FUNCTION spade_staff_second_factor_reset(p_staff_user_id uuid)
   RETURNS boolean
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
@@ -356,7 +387,7 @@ CREATE FUNCTION spade_staff_second_factor_reset(p_staff_user_id uuid)
   END
   $$;
 REVOKE ALL ON FUNCTION spade_staff_second_factor_reset(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION spade_staff_second_factor_reset(uuid) TO spade_admin;
+GRANT EXECUTE ON FUNCTION spade_staff_second_factor_reset(uuid) TO spade_firm_admin;
 
 REVOKE ALL ON FUNCTION spade_resolve_staff_session(text), spade_staff_second_factor_state(text),
   spade_staff_second_factor_begin(text, text), spade_staff_second_factor_result(text, boolean, bigint, text[]),

@@ -14,6 +14,7 @@ const DESIGN_TABLES = [
   'cycle_requests',
   'cycles',
   'files',
+  'firm_settings',
   'incident_evidence',
   'incident_timeline_entries',
   'incidents',

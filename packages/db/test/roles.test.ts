@@ -262,7 +262,7 @@ describe('the row-level security catalog', () => {
     }
   });
 
-  it('admits every row only to spade_admin: no policy open to everyone reads or writes without a tenant', async () => {
+  it('admits every row only to spade_firm_admin: no policy open to everyone reads or writes without a tenant', async () => {
     const open = await owner.query<{ table: string; polname: string; roles: string[] }>(
       `SELECT polrelid::regclass::text AS table, polname, polroles::regrole[]::text[] AS roles
        FROM pg_policy
@@ -270,7 +270,7 @@ describe('the row-level security catalog', () => {
        ORDER BY 1`,
     );
     expect(open.rows.length).toBeGreaterThan(0);
-    for (const row of open.rows) expect(row.roles, `${row.table}.${row.polname}`).toEqual(['spade_admin']);
+    for (const row of open.rows) expect(row.roles, `${row.table}.${row.polname}`).toEqual(['spade_firm_admin']);
   });
 
   it('keeps every SECURITY DEFINER function narrow: owned by spade_definer, fixed search_path, executable by spade_app but not PUBLIC', async () => {

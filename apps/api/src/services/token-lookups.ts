@@ -200,7 +200,7 @@ export async function useRecoveryCode(db: Database, sessionTokenHash: string, co
   return rows[0]?.verdict ?? 'no_session';
 }
 
-/** Admin units of work only (spade_admin may execute it, spade_app may not): removes a user's enrolment. */
+/** Admin units of work only (spade_firm_admin may execute it, spade_app may not): removes a user's enrolment. */
 export async function resetSecondFactor(tx: TxClient, staffUserId: string): Promise<boolean> {
   const rows = await tx.$queryRaw<{ reset: boolean }[]>`SELECT spade_staff_second_factor_reset(${staffUserId}::uuid) AS reset`;
   return rows[0]?.reset === true;

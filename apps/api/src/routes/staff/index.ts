@@ -8,7 +8,7 @@ import { errors, iso, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.
 
 /**
  * Firm administration: staff users, their client assignments and their sessions. Every
- * route here is admin-only; it runs as the spade_admin role (unit-of-work firmContext),
+ * route here is admin-only; it runs as the spade_firm_admin role (unit-of-work firmContext),
  * which may read every row and write staff_users, assignments and staff_sessions.
  * A non-admin gets the same 404 as for an unknown URL.
  */
@@ -47,7 +47,7 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
-/** 404 for an unknown staff user; the check runs as spade_admin, which sees all of them. */
+/** 404 for an unknown staff user; the check runs as spade_firm_admin, which sees all of them. */
 async function requireStaffUser(db: TxClient, staffUserId: string) {
   const user = await db.staffUser.findUnique({ where: { id: staffUserId }, select: STAFF_USER_FIELDS });
   if (!user) throw notFound();
@@ -249,7 +249,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         clientId: null,
         data: { count, reason: 'admin_revoked' },
       });
-      // Runs as spade_admin (this admin unit of work); spade_app cannot execute it.
+      // Runs as spade_firm_admin (this admin unit of work); spade_app cannot execute it.
       const secondFactorReset = request.query.resetSecondFactor === true && (await resetSecondFactor(db, staffUserId));
       if (request.query.resetSecondFactor === true) {
         await request.audit({
