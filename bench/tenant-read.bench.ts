@@ -437,6 +437,9 @@ async function main(): Promise<number> {
     const config = parseConfig({ SPADE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SPADE_LOGIN_PER_MINUTE: '1000' });
     const appDb: Database = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: POOL });
     cleanups.push(() => appDb.close());
+    // Admin firm-wide reads log in on their own (spade_admin_login), as in production.
+    const adminDb: Database = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: POOL });
+    cleanups.push(() => adminDb.close());
     const ownerDb: Database = await openDatabase({ kind: 'postgres', url: testDb.ownerUrl, poolMax: POOL });
     cleanups.push(() => ownerDb.close());
     const rawPool = new pg.Pool({ connectionString: testDb.ownerUrl, max: POOL });
@@ -444,7 +447,13 @@ async function main(): Promise<number> {
 
     const buildWith = async (layers: IsolationLayers): Promise<App> => {
       const rls = layers.rowLevelSecurity;
-      const app = await buildApp(config, { db: rls ? appDb : ownerDb, unsafeSkipRuntimeRoleCheck: !rls, layers, logger: false });
+      const app = await buildApp(config, {
+        db: rls ? appDb : ownerDb,
+        adminDb: rls ? adminDb : ownerDb,
+        unsafeSkipRuntimeRoleCheck: !rls,
+        layers,
+        logger: false,
+      });
       cleanups.push(() => app.close());
       return app;
     };
@@ -452,7 +461,7 @@ async function main(): Promise<number> {
     const listenApp = (app: App) => app.listen({ host: '127.0.0.1', port: 0 });
 
     // Log in through the product (layers on), as the admin or as staff assigned to every client.
-    const layersOn = await buildApp(config, { db: appDb, logger: false });
+    const layersOn = await buildApp(config, { db: appDb, adminDb, logger: false });
     cleanups.push(() => layersOn.close());
     const who =
       ACTOR === 'admin'

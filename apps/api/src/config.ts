@@ -7,7 +7,7 @@ export interface Config {
   /** The runtime database: on PostgreSQL the connection logs in as spade_app. */
   database: DatabaseTarget;
   /**
-   * Admin firm-wide reads' own login (spade_admin_login, a member of spade_admin), opened
+   * Admin firm-wide reads' own login (spade_admin_login, a member of spade_firm_admin), opened
    * only by admin staff-only routes. Null on the embedded database, whose one superuser
    * switches role per unit of work.
    */

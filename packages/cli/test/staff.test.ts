@@ -78,3 +78,25 @@ describe('spade staff create-admin', () => {
     expect(await staffRow('argv@firm.example')).toBeNull();
   });
 });
+
+describe('spade sessions revoke --reset-second-factor', () => {
+  it("also removes the user's TOTP enrolment and recovery codes, recorded; only with --staff", async () => {
+    await f.sql.query(
+      `UPDATE staff_users SET totp_secret = 'JBSWY3DPEHPK3PXPJBSWY3DP', totp_enabled_at = now(), recovery_code_hashes = ARRAY['x']
+        WHERE email = 'staff@spade.test'`,
+    );
+    const all = await f.run(['sessions', 'revoke', '--all-staff', '--reset-second-factor', '--yes']);
+    expect(all.code).toBe(2);
+    const r = await f.run(['sessions', 'revoke', '--staff', 'staff@spade.test', '--reset-second-factor', '--yes', '--json']);
+    expect(r.code, r.io.stderr.join('\n')).toBe(0);
+    expect(r.io.json()).toMatchObject({ dryRun: false, secondFactorReset: true });
+    const { rows } = await f.sql.query(
+      `SELECT totp_secret, totp_enabled_at, cardinality(recovery_code_hashes) AS codes FROM staff_users WHERE email = 'staff@spade.test'`,
+    );
+    expect(rows[0]).toEqual({ totp_secret: null, totp_enabled_at: null, codes: 0 });
+    const audit = await f.sql.query(
+      `SELECT event_data_json->>'secondFactorReset' AS reset FROM audit_events WHERE event_type = 'sessions.revoked' ORDER BY occurred_at DESC LIMIT 1`,
+    );
+    expect(audit.rows).toEqual([{ reset: 'true' }]);
+  });
+});

@@ -15,7 +15,7 @@ import { isUuid, type TenantContext, TenantContextError } from './tenant-context
  */
 const pendingContext = new AsyncLocalStorage<string>();
 
-const ROLES: ReadonlySet<string> = new Set(['spade_app', 'spade_admin']);
+const ROLES: ReadonlySet<string> = new Set(['spade_app', 'spade_firm_admin']);
 
 /** The context statement with its values inlined — safe only because both are validated here. */
 export function contextStatement(context: TenantContext): string {

@@ -10,12 +10,12 @@ export function isUuid(value: unknown): value is string {
 /**
  * Whose rows a unit of work may touch. `clientIds` is exactly the set RLS admits; an empty
  * list admits nothing. `role` is the database role the transaction runs as: `spade_app`
- * for everything, `spade_admin` only for admin staff-only routes (its policies admit all rows).
- * spade_app cannot become spade_admin: an admin context runs on the admin login's own pool
- * (spade_admin_login, a member of spade_admin); on the app's pool it fails closed.
+ * for everything, `spade_firm_admin` only for admin staff-only routes (its policies admit all rows).
+ * spade_app cannot become spade_firm_admin: an admin context runs on the admin login's own pool
+ * (spade_admin_login, a member of spade_firm_admin); on the app's pool it fails closed.
  */
 export interface TenantContext {
-  role: 'spade_app' | 'spade_admin';
+  role: 'spade_app' | 'spade_firm_admin';
   clientIds: readonly string[];
 }
 
@@ -38,7 +38,7 @@ export function clientsContext(clientIds: readonly unknown[]): TenantContext {
 
 export const NO_TENANT: TenantContext = Object.freeze({ role: 'spade_app', clientIds: Object.freeze([]) as readonly string[] });
 
-export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_admin', clientIds: Object.freeze([]) as readonly string[] });
+export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_firm_admin', clientIds: Object.freeze([]) as readonly string[] });
 
 /**
  * Sets role and tenant for the rest of the transaction only (`set_config(…, true)`), so a

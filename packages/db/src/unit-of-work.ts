@@ -171,13 +171,13 @@ export async function verifyTenantContext(prisma: BasePrisma): Promise<void> {
 }
 
 /**
- * Boot self-check of the admin pool: an admin unit of work runs as spade_admin. On the
+ * Boot self-check of the admin pool: an admin unit of work runs as spade_firm_admin. On the
  * app's own pool this fails (spade_app is a member of no all-seeing role), as it must.
  */
 export async function verifyAdminContext(prisma: BasePrisma): Promise<void> {
   const seen = await inUnitOfWork(prisma, ADMIN_CONTEXT, (tx) => tx.$queryRaw<{ role: string }[]>`SELECT current_user AS role`);
-  if (seen[0]?.role !== 'spade_admin') {
-    throw new TenantContextError(`admin units of work run as ${JSON.stringify(seen[0]?.role ?? null)}, not spade_admin`);
+  if (seen[0]?.role !== 'spade_firm_admin') {
+    throw new TenantContextError(`admin units of work run as ${JSON.stringify(seen[0]?.role ?? null)}, not spade_firm_admin`);
   }
 }
 

@@ -106,28 +106,53 @@ afterAll(async () => {
 });
 
 describe('no path from the app login to a role that sees every tenant', () => {
-  it('spade_app is a member of no role at all (pg_auth_members), and cannot reach spade_admin (pg_has_role)', async () => {
+  it('spade_app is a member of no all-seeing role (pg_auth_members) and cannot reach spade_firm_admin (pg_has_role)', async () => {
+    // All-seeing: a superuser, BYPASSRLS, an owner of a relation, or a role a policy names.
     const { rows } = await owner.query(
-      `SELECT m.roleid::regrole::text AS role FROM pg_auth_members m WHERE m.member = 'spade_app'::regrole`,
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+        WHERE m.member = 'spade_app'::regrole
+          AND (r.rolsuper OR r.rolbypassrls
+               OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid)
+               OR EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY (p.polroles)))`,
     );
     expect(rows).toEqual([]);
     const reach = await owner.query(
-      `SELECT pg_has_role('spade_app', 'spade_admin', 'MEMBER') AS admin, pg_has_role('spade_app', 'spade_admin', 'USAGE') AS usage`,
+      `SELECT pg_has_role('spade_app', 'spade_firm_admin', 'MEMBER') AS admin, pg_has_role('spade_app', 'spade_definer', 'MEMBER') AS definer`,
     );
-    expect(reach.rows[0]).toEqual({ admin: false, usage: false });
+    expect(reach.rows[0]).toEqual({ admin: false, definer: false });
+    // spade_admin (which 0001 grants to spade_app, cluster-wide, for every new database)
+    // holds no table grant and no policy any more.
+    const inert = await owner.query(
+      `SELECT (SELECT count(*) FROM pg_policy p WHERE 'spade_admin'::regrole = ANY (p.polroles))::int AS policies,
+              (SELECT count(*) FROM information_schema.role_table_grants g WHERE g.grantee = 'spade_admin')::int AS grants`,
+    );
+    expect(inert.rows[0]).toEqual({ policies: 0, grants: 0 });
   });
 
-  it('with a one-client context, SET ROLE spade_admin, set_config(role), SET SESSION AUTHORIZATION and RESET ROLE are refused or change nothing: zero foreign rows in every tenant table', async () => {
+  it('with a one-client context, SET ROLE / set_config(role) to every other role, SET SESSION AUTHORIZATION and RESET ROLE are refused or change nothing: zero foreign rows in every tenant table', async () => {
+    const none = Object.fromEntries(Object.keys(TENANT_TABLES).map((t) => [t, 0]));
     await inTransaction(app, async () => {
       await app.query(`SELECT set_config('app.client_ids', $1, true)`, [ACME]);
-      expect(await attempt(app, 'SET ROLE spade_admin')).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, 'SET LOCAL ROLE spade_admin')).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, `SELECT set_config('role', 'spade_admin', true)`)).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, `SELECT set_config('role', 'spade_admin', false)`)).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, 'SET ROLE spade_definer')).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, 'SET ROLE spade_owner')).toBe(INSUFFICIENT_PRIVILEGE);
-      expect(await attempt(app, 'SET ROLE spade_admin_login')).toBe(INSUFFICIENT_PRIVILEGE);
+      for (const role of ['spade_firm_admin', 'spade_definer', 'spade_owner', 'spade_admin_login', 'postgres']) {
+        expect(await attempt(app, `SET ROLE ${role}`), role).toBe(INSUFFICIENT_PRIVILEGE);
+        expect(await attempt(app, `SET LOCAL ROLE ${role}`), role).toBe(INSUFFICIENT_PRIVILEGE);
+        expect(await attempt(app, `SELECT set_config('role', '${role}', true)`), role).toBe(INSUFFICIENT_PRIVILEGE);
+        expect(await attempt(app, `SELECT set_config('role', '${role}', false)`), role).toBe(INSUFFICIENT_PRIVILEGE);
+      }
       expect(await attempt(app, 'SET SESSION AUTHORIZATION postgres')).toBe(INSUFFICIENT_PRIVILEGE);
+      // spade_admin: refused, or (while another database's 0001 has just granted it again,
+      // roles being cluster-wide) admitted but seeing nothing of anyone.
+      for (const statement of ['SET LOCAL ROLE spade_admin', `SELECT set_config('role', 'spade_admin', true)`]) {
+        await app.query('SAVEPOINT escalate');
+        const refused = await errorCode(app, statement);
+        if (refused) expect(refused).toBe(INSUFFICIENT_PRIVILEGE);
+        else {
+          for (const table of Object.keys(TENANT_TABLES)) {
+            expect(await attempt(app, `SELECT 1 FROM ${table} LIMIT 1`), `${table} as spade_admin`).toBe(INSUFFICIENT_PRIVILEGE);
+          }
+        }
+        await app.query('ROLLBACK TO SAVEPOINT escalate');
+      }
       expect(await attempt(app, 'RESET ROLE')).toBeNull();
       const { rows } = await app.query<{ user: string; ids: string }>(
         `SELECT current_user AS user, current_setting('app.client_ids', true) AS ids`,
@@ -135,18 +160,18 @@ describe('no path from the app login to a role that sees every tenant', () => {
       expect(rows[0]).toEqual({ user: 'spade_app', ids: ACME });
       const acme = await app.query<{ n: number }>('SELECT count(*)::int AS n FROM cycles');
       expect(acme.rows[0]!.n).toBeGreaterThan(0);
-      expect(await foreignRows(app)).toEqual(Object.fromEntries(Object.keys(TENANT_TABLES).map((t) => [t, 0])));
+      expect(await foreignRows(app)).toEqual(none);
     });
   });
 
-  it('spade_admin_login (NOINHERIT) reads nothing until its unit of work switches to spade_admin, which sees every client', async () => {
+  it('spade_admin_login (NOINHERIT) reads nothing until its unit of work switches to spade_firm_admin, which sees every client', async () => {
     const attrs = await owner.query(
       `SELECT rolcanlogin, rolinherit, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'spade_admin_login'`,
     );
     expect(attrs.rows[0]).toEqual({ rolcanlogin: true, rolinherit: false, rolsuper: false, rolbypassrls: false });
     expect(await errorCode(admin, 'SELECT count(*) FROM clients')).toBe(INSUFFICIENT_PRIVILEGE);
     await inTransaction(admin, async () => {
-      await admin.query(`SELECT set_config('role', 'spade_admin', true)`);
+      await admin.query(`SELECT set_config('role', 'spade_firm_admin', true)`);
       const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM clients');
       expect(rows[0]!.n).toBe(3);
     });
@@ -177,15 +202,15 @@ describe('secrets the runtime roles cannot read', () => {
     );
   });
 
-  it('grants SELECT on none of them to spade_app, spade_admin or spade_admin_login (information_schema.column_privileges, has_column_privilege)', async () => {
+  it('grants SELECT on none of them to spade_app, spade_admin, spade_firm_admin or spade_admin_login (information_schema.column_privileges, has_column_privilege)', async () => {
     const granted = await owner.query(
       `SELECT grantee, table_name, column_name FROM information_schema.column_privileges
         WHERE table_schema = 'public' AND privilege_type = 'SELECT'
-          AND grantee IN ('spade_app', 'spade_admin', 'spade_admin_login')
+          AND grantee IN ('spade_app', 'spade_admin', 'spade_firm_admin', 'spade_admin_login')
           AND (column_name LIKE '%\\_hash' OR column_name LIKE 'password%' OR column_name LIKE '%secret%' OR column_name LIKE 'recovery%')`,
     );
     expect(granted.rows).toEqual([]);
-    for (const role of ['spade_app', 'spade_admin', 'spade_admin_login']) {
+    for (const role of ['spade_app', 'spade_admin', 'spade_firm_admin', 'spade_admin_login']) {
       for (const { table, column } of secretColumns) {
         const { rows } = await owner.query<{ ok: boolean }>(`SELECT has_column_privilege($1, $2, $3, 'SELECT') AS ok`, [
           role,
@@ -210,9 +235,9 @@ describe('secrets the runtime roles cannot read', () => {
     });
   });
 
-  it('refuses spade_admin reading any of them too (admin routes run in the same process)', async () => {
+  it('refuses spade_firm_admin reading any of them too (admin routes run in the same process)', async () => {
     await inTransaction(admin, async () => {
-      await admin.query(`SELECT set_config('role', 'spade_admin', true)`);
+      await admin.query(`SELECT set_config('role', 'spade_firm_admin', true)`);
       for (const { table, column } of secretColumns) {
         expect(await attempt(admin, `SELECT ${column} FROM ${table} LIMIT 1`), `${table}.${column}`).toBe(INSUFFICIENT_PRIVILEGE);
       }

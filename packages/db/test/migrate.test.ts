@@ -18,6 +18,7 @@ const DESIGN_TABLES = [
   'decoy_entities',
   'detection_alerts',
   'files',
+  'firm_settings',
   'incident_evidence',
   'incident_timeline_entries',
   'incidents',

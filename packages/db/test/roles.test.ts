@@ -265,7 +265,7 @@ describe('the row-level security catalog', () => {
     }
   });
 
-  it('admits every row only to spade_admin: no policy open to everyone reads or writes without a tenant', async () => {
+  it('admits every row only to spade_firm_admin: no policy open to everyone reads or writes without a tenant', async () => {
     const open = await owner.query<{ table: string; polname: string; roles: string[] }>(
       `SELECT polrelid::regclass::text AS table, polname, polroles::regrole[]::text[] AS roles
        FROM pg_policy
@@ -273,7 +273,7 @@ describe('the row-level security catalog', () => {
        ORDER BY 1`,
     );
     expect(open.rows.length).toBeGreaterThan(0);
-    for (const row of open.rows) expect(row.roles, `${row.table}.${row.polname}`).toEqual(['spade_admin']);
+    for (const row of open.rows) expect(row.roles, `${row.table}.${row.polname}`).toEqual(['spade_firm_admin']);
   });
 
   it('keeps every SECURITY DEFINER function narrow: owned by spade_definer, fixed search_path, executable by spade_app but not PUBLIC', async () => {
@@ -294,8 +294,10 @@ describe('the row-level security catalog', () => {
     expect(definers.rows.map((row) => row.name)).toEqual(
       expect.arrayContaining(['spade_resolve_contact_session(text)', 'spade_resolve_magic_link(text)']),
     );
+    // Admin-only: removing a user's second factor runs in an admin unit of work, never as spade_app.
+    const adminOnly = new Set(['spade_staff_second_factor_reset(uuid)']);
     for (const row of definers.rows) {
-      expect(row, row.name).toMatchObject({ owner: 'spade_definer', public_execute: false, app_execute: true });
+      expect(row, row.name).toMatchObject({ owner: 'spade_definer', public_execute: false, app_execute: !adminOnly.has(row.name) });
       expect(row.config ?? [], row.name).toContainEqual(expect.stringMatching(/^search_path=/));
     }
   });

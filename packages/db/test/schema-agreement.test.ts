@@ -272,6 +272,7 @@ describe('schema.prisma and the migrated database', () => {
       'DecoyEntity',
       'DetectionAlert',
       'File',
+      'FirmSetting',
       'Incident',
       'IncidentEvidence',
       'IncidentTimelineEntry',

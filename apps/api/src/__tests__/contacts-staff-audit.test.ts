@@ -297,7 +297,7 @@ describe('staff administration (admin only)', () => {
 
     const r = await call('POST', `/api/staff-users/${user.id}/sessions/revoke`, admin);
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ revoked: 2 });
+    expect(r.json).toEqual({ revoked: 2, secondFactorReset: false });
     expect((await call('GET', '/api/auth/me', first)).status).toBe(401);
     expect((await call('GET', '/api/auth/me', second)).status).toBe(401);
 
@@ -310,7 +310,10 @@ describe('staff administration (admin only)', () => {
     expect(event.actorId).toBe(DEMO.staff.admin.id);
 
     // Already revoked sessions are not counted again; other users' sessions are untouched.
-    expect((await call('POST', `/api/staff-users/${user.id}/sessions/revoke`, admin)).json).toEqual({ revoked: 0 });
+    expect((await call('POST', `/api/staff-users/${user.id}/sessions/revoke`, admin)).json).toEqual({
+      revoked: 0,
+      secondFactorReset: false,
+    });
     expect((await call('GET', '/api/auth/me', staff)).status).toBe(200);
   });
 });

@@ -113,7 +113,7 @@ describe('staff sign-in lockout per account', () => {
 });
 
 describe('the boot check', () => {
-  it('refuses an app pool that cannot run admin units of work as the admin pool: spade_app cannot become spade_admin', async () => {
+  it('refuses an app pool that cannot run admin units of work as the admin pool: spade_app cannot become spade_firm_admin', async () => {
     await expect(assertRuntimeRole(t.db, t.db)).rejects.toThrow(UnsafeRuntimeRoleError);
     await expect(assertRuntimeRole(t.db, t.adminDb)).resolves.toBeUndefined();
   });
@@ -130,10 +130,10 @@ describe('the boot check', () => {
     try {
       const check = (role: string) => t.db.withSql((s) => reachableAllSeeingRoles(s, role));
       expect(await check(probe)).toEqual([]);
-      await sql.query(`GRANT spade_admin TO ${probe}`);
-      expect(await check(probe)).toEqual(['spade_admin']);
+      await sql.query(`GRANT spade_firm_admin TO ${probe}`);
+      expect(await check(probe)).toEqual(['spade_firm_admin']);
       await sql.query(`GRANT ${bypass} TO ${probe}`);
-      expect(await check(probe)).toEqual(['spade_admin', bypass]);
+      expect(await check(probe)).toEqual([bypass, 'spade_firm_admin'].sort());
       // And the real runtime role reaches none.
       expect(await check('spade_app')).toEqual([]);
     } finally {

@@ -19,7 +19,7 @@ interface Credential {
   viaCookie: boolean;
 }
 
-function credentialOf(request: FastifyRequest): Credential | null {
+export function credentialOf(request: FastifyRequest): Credential | null {
   const header = request.headers.authorization;
   if (typeof header === 'string' && header.startsWith('Bearer ')) return { token: header.slice(7).trim(), viaCookie: false };
   const staff = request.cookies[STAFF_COOKIE];
@@ -36,12 +36,13 @@ function credentialOf(request: FastifyRequest): Credential | null {
  * expired, revoked or malformed leaves the actor anonymous: every such case then gets the
  * same 401 from the scope enforcer.
  */
-export async function resolveActor(db: Database, credential: Credential | null): Promise<Actor> {
+export async function resolveActor(db: Database, credential: Credential | null, secondFactorStep = false): Promise<Actor> {
   if (!credential) return ANONYMOUS;
   const { token, viaCookie } = credential;
   if (isTokenOf('staff', token)) {
     const session = await resolveStaffSession(db, hashToken(token));
-    if (!session) return ANONYMOUS;
+    // A session still owing its second factor is no one, except on the second-factor routes.
+    if (!session || (session.secondFactorPending && !secondFactorStep)) return ANONYMOUS;
     return {
       kind: 'staff',
       staffUserId: session.staffUserId,
@@ -83,7 +84,7 @@ export default fp<{ db: Database }>(
         request.actor = ANONYMOUS;
         return;
       }
-      request.actor = await resolveActor(db, credentialOf(request));
+      request.actor = await resolveActor(db, credentialOf(request), request.routeOptions.config.secondFactorStep === true);
     });
   },
   { name: 'auth', dependencies: ['@fastify/cookie'] },

@@ -41,7 +41,7 @@ declare module 'fastify' {
 
 /**
  * The clients a staff-only or public request may see: exactly the actor's, never more.
- * Admins read through the spade_admin role (a role, never a flag) on its own login and
+ * Admins read through the spade_firm_admin role (a role, never a flag) on its own login and
  * pool (`adminDb`), which spade_app cannot switch to; public routes see no tenant.
  */
 export function firmContext(actor: Actor): TenantContext {
@@ -107,7 +107,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       const actor = config.routeScope === 'staff-only' ? request.actor : ANONYMOUS;
       const context = firmContext(actor);
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
-      const pool = context.role === 'spade_admin' ? adminDb : db;
+      const pool = context.role === 'spade_firm_admin' ? adminDb : db;
       const unit = await beginUnitOfWork(pool.prisma, context, options);
       request.unit = unit;
       request.firmDb = unit.tx;

@@ -3,7 +3,7 @@ import { demoLoginInUse, staffPasswordParams } from './token-lookups.ts';
 
 /**
  * The first admin of a real install: SPADE_ADMIN_EMAIL + SPADE_ADMIN_PASSWORD create it on
- * the first start while no admin exists, through the admin pool (spade_admin may insert
+ * the first start while no admin exists, through the admin pool (spade_firm_admin may insert
  * staff users; spade_app may not). An existing admin or staff user is never changed.
  */
 export async function ensureFirstAdmin(adminDb: Database, firstAdmin: { email: string; password: string }): Promise<AdminCreation> {

@@ -46,7 +46,7 @@ async function currentUser(sql: SqlExecutor): Promise<string> {
 /**
  * Layer 4 depends on the runtime role being unable to get around RLS. On PostgreSQL the app
  * logs in as spade_app and refuses to boot if that role is a superuser, has BYPASSRLS, owns
- * a table, or can reach a role that does or whose policies admit every row (spade_admin):
+ * a table, or can reach a role that does or whose policies admit every row (spade_firm_admin):
  * SQL run on the app's connection must not be one `SET ROLE` away from every tenant. On
  * PGlite (one superuser) every unit of work switches to spade_app, so spade_app itself is
  * checked. The admin pool must log in as spade_admin_login, which is no more than that.
@@ -67,14 +67,14 @@ export async function assertRuntimeRole(db: Database, adminDb: Database = db): P
       const user = await currentUser(sql);
       if (user !== 'spade_admin_login') problems.push(`the admin database role is ${user}, not spade_admin_login`);
       for (const problem of await roleProblems(sql, user)) problems.push(`${user} ${problem}`);
-      const reachable = await reachableAllSeeingRoles(sql, user, ['spade_admin']);
+      const reachable = await reachableAllSeeingRoles(sql, user, ['spade_firm_admin']);
       if (reachable.length > 0) problems.push(`${user} can switch to ${reachable.join(', ')}`);
     });
   }
   if (problems.length > 0) throw new UnsafeRuntimeRoleError(`Refusing to start: ${problems.join('; ')}.`);
   // And every unit of work must really switch to spade_app with its tenant set...
   await verifyTenantContext(db.prisma);
-  // ...and admin units of work to spade_admin, on the admin pool.
+  // ...and admin units of work to spade_firm_admin, on the admin pool.
   await verifyAdminContext(adminDb.prisma).catch((error: unknown) => {
     throw new UnsafeRuntimeRoleError(`Refusing to start: the admin pool cannot run admin units of work (${(error as Error).message}).`);
   });

@@ -14,12 +14,16 @@ export interface StaffSessionIds {
   role: 'admin' | 'staff';
   /** The clients the staff member is assigned to. */
   clientIds: string[];
+  /** The password was right but the second factor is still owed. */
+  secondFactorPending: boolean;
 }
 
 /** A live staff session (not revoked or expired, its user not disabled) and the user's clients, in one round trip. */
 export async function resolveStaffSession(db: Database, tokenHash: string): Promise<StaffSessionIds | null> {
-  const rows = await db.prisma.$queryRaw<{ session_id: string; staff_user_id: string; role: string; client_ids: string[] }[]>`
-    SELECT session_id, staff_user_id, role, client_ids FROM spade_resolve_staff_session(${tokenHash})`;
+  const rows = await db.prisma.$queryRaw<
+    { session_id: string; staff_user_id: string; role: string; client_ids: string[]; second_factor_pending: boolean }[]
+  >`
+    SELECT session_id, staff_user_id, role, client_ids, second_factor_pending FROM spade_resolve_staff_session(${tokenHash})`;
   const row = rows[0];
   if (!row) return null;
   return {
@@ -27,6 +31,7 @@ export async function resolveStaffSession(db: Database, tokenHash: string): Prom
     staffUserId: row.staff_user_id,
     role: row.role === 'admin' ? 'admin' : 'staff',
     clientIds: row.client_ids,
+    secondFactorPending: row.second_factor_pending,
   };
 }
 
@@ -106,7 +111,14 @@ export async function staffPasswordParams(db: Database, email: string): Promise<
 }
 
 export type StaffLoginVerdict =
-  | { verdict: 'ok'; staffUserId: string; sessionId: string; email: string; name: string; role: 'admin' | 'staff' }
+  | {
+      verdict: 'ok' | 'second_factor' | 'enrol_second_factor';
+      staffUserId: string;
+      sessionId: string;
+      email: string;
+      name: string;
+      role: 'admin' | 'staff';
+    }
   | { verdict: 'unknown_email'; staffUserId: null }
   | { verdict: 'wrong_password' | 'locked'; staffUserId: string };
 
@@ -132,9 +144,13 @@ export async function staffLogin(
     SELECT verdict, staff_user_id, session_id, email, name, role
       FROM spade_staff_login(${attempt.email}, ${attempt.passwordHash}, ${attempt.sessionTokenHash}, ${attempt.expiresAt}::timestamptz)`;
   const row = rows[0];
-  if (row?.verdict === 'ok' && row.staff_user_id && row.session_id) {
+  if (
+    (row?.verdict === 'ok' || row?.verdict === 'second_factor' || row?.verdict === 'enrol_second_factor') &&
+    row.staff_user_id &&
+    row.session_id
+  ) {
     return {
-      verdict: 'ok',
+      verdict: row.verdict,
       staffUserId: row.staff_user_id,
       sessionId: row.session_id,
       email: row.email ?? '',
@@ -152,4 +168,71 @@ export async function staffLogin(
 export async function demoLoginInUse(db: Database, email: string, passwordHash: string): Promise<boolean> {
   const rows = await db.prisma.$queryRaw<{ in_use: boolean }[]>`SELECT spade_demo_login_in_use(${email}, ${passwordHash}) AS in_use`;
   return rows[0]?.in_use === true;
+}
+
+export interface SecondFactorState {
+  staffUserId: string;
+  email: string;
+  /** The enrolled TOTP secret (base32), if any. */
+  secret: string | null;
+  /** A secret being enrolled, not yet confirmed. */
+  pendingSecret: string | null;
+  lastTimeStep: number | null;
+  sessionPending: boolean;
+}
+
+/** Second-factor state of the session this token hash names (its holder only). */
+export async function secondFactorState(db: Database, sessionTokenHash: string): Promise<SecondFactorState | null> {
+  const rows = await db.prisma.$queryRaw<
+    {
+      staff_user_id: string;
+      email: string;
+      secret: string | null;
+      pending_secret: string | null;
+      last_time_step: bigint | null;
+      session_pending: boolean;
+    }[]
+  >`SELECT staff_user_id, email, secret, pending_secret, last_time_step, session_pending FROM spade_staff_second_factor_state(${sessionTokenHash})`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    staffUserId: row.staff_user_id,
+    email: row.email,
+    secret: row.secret,
+    pendingSecret: row.pending_secret,
+    lastTimeStep: row.last_time_step === null ? null : Number(row.last_time_step),
+    sessionPending: row.session_pending,
+  };
+}
+
+/** Starts an enrolment with a fresh secret; false when the user is already enrolled. */
+export async function beginSecondFactor(db: Database, sessionTokenHash: string, secret: string): Promise<boolean> {
+  const rows = await db.prisma.$queryRaw<{ ok: boolean }[]>`SELECT spade_staff_second_factor_begin(${sessionTokenHash}, ${secret}) AS ok`;
+  return rows[0]?.ok === true;
+}
+
+export type SecondFactorVerdict = 'ok' | 'replayed' | 'refused' | 'locked' | 'no_session';
+
+/** Reports the API's check of a code; the database confirms an enrolment or completes the session, or counts a failure. */
+export async function reportSecondFactor(
+  db: Database,
+  sessionTokenHash: string,
+  result: { ok: boolean; timeStep: number | null; recoveryCodeHashes: string[] | null },
+): Promise<SecondFactorVerdict> {
+  const rows = await db.prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
+    SELECT spade_staff_second_factor_result(${sessionTokenHash}, ${result.ok}, ${result.timeStep}::bigint, ${result.recoveryCodeHashes}::text[]) AS verdict`;
+  return rows[0]?.verdict ?? 'no_session';
+}
+
+/** A recovery code instead of a TOTP code: compared and consumed by the database. */
+export async function useRecoveryCode(db: Database, sessionTokenHash: string, codeHash: string): Promise<SecondFactorVerdict> {
+  const rows = await db.prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
+    SELECT spade_staff_second_factor_recovery(${sessionTokenHash}, ${codeHash}) AS verdict`;
+  return rows[0]?.verdict ?? 'no_session';
+}
+
+/** Admin units of work only (spade_firm_admin may execute it, spade_app may not): removes a user's enrolment. */
+export async function resetSecondFactor(tx: TxClient, staffUserId: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<{ reset: boolean }[]>`SELECT spade_staff_second_factor_reset(${staffUserId}::uuid) AS reset`;
+  return rows[0]?.reset === true;
 }

@@ -33,5 +33,10 @@ declare module 'fastify' {
      * opens, so a slow or stalled upload holds no database connection (plugins/uploads.ts).
      */
     upload?: boolean;
+    /**
+     * The second-factor routes: the only ones a session still owing its second factor
+     * (password right, code not yet given) is resolved on; everywhere else it is anonymous.
+     */
+    secondFactorStep?: boolean;
   }
 }

@@ -20,6 +20,7 @@ interface RevokeOptions {
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
+  resetSecondFactor?: boolean;
 }
 
 interface ExpireOptions {
@@ -44,13 +45,15 @@ export function registerContainmentCommands(program: Command, io: Io) {
           .description("revoke active staff sessions — the runbook's UPDATE staff_sessions; users must log in again")
           .addOption(new Option('--all-staff', 'every active staff session').conflicts('staff'))
           .option('--staff <id|email>', 'only this staff user’s active sessions')
-          .option('--reason <reason>', 'stored in staff_sessions.revoked_reason', DEFAULT_REVOKE_REASON),
+          .option('--reason <reason>', 'stored in staff_sessions.revoked_reason', DEFAULT_REVOKE_REASON)
+          .option('--reset-second-factor', 'with --staff: also remove the user’s TOTP enrolment (a lost or stolen phone)'),
       ),
     ),
     'pnpm spade sessions revoke --all-staff --incident 6f1c2d3e-… --dry-run',
     'pnpm spade sessions revoke --staff staff@spade.test --incident 6f1c2d3e-… --yes',
   ).action(async (options: RevokeOptions) => {
     if (!options.allStaff && !options.staff) throw new CliError('Say whose sessions: --all-staff or --staff <id|email>', EXIT.usage);
+    if (options.resetSecondFactor && !options.staff) throw new CliError('--reset-second-factor needs --staff <id|email>', EXIT.usage);
     const reason = options.reason.trim();
     if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(reason))
       throw new CliError('--reason must be a short code, e.g. tenant_leak_investigation', EXIT.usage);
@@ -81,7 +84,14 @@ export function registerContainmentCommands(program: Command, io: Io) {
         const target = staff ? `staff user ${staff.email}` : 'all staff';
         const summary = `revoke ${before!.sessions} active staff session(s) of ${before!.users} user(s) (${target}), reason ${reason}`;
         if (options.dryRun) return { dryRun: true, target, wouldRevoke: before!.sessions, users: before!.users, revoked: 0 };
-        if (before!.sessions > 0) await confirmContainment(io, options, summary);
+        if (before!.sessions > 0 || options.resetSecondFactor) {
+          await confirmContainment(
+            io,
+            options,
+            options.resetSecondFactor ? `${summary}, and remove their second-factor enrolment` : summary,
+          );
+        }
+        const resetSecondFactor = options.resetSecondFactor === true && staffId !== null;
         const revoked = await db.prisma.$transaction(async (tx) => {
           // The runbook's statement; the optional staff filter narrows it to one user.
           const count =
@@ -92,6 +102,12 @@ export function registerContainmentCommands(program: Command, io: Io) {
               : await tx.$executeRaw`UPDATE staff_sessions
                   SET revoked_at = NOW(), revoked_reason = ${reason}
                   WHERE revoked_at IS NULL AND staff_user_id = ${staffId}::uuid`;
+          const secondFactorReset = resetSecondFactor
+            ? (await tx.$executeRaw`UPDATE staff_users
+                  SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL, totp_last_time_step = NULL,
+                      recovery_code_hashes = '{}'
+                  WHERE id = ${staffId}::uuid AND (totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL)`) > 0
+            : false;
           await recordAction(
             tx,
             { operator, incidentId: incident?.id ?? null },
@@ -101,12 +117,25 @@ export function registerContainmentCommands(program: Command, io: Io) {
               message: `Revoked ${count} active staff session(s) (${target}), reason ${reason}`,
               entityType: staff ? 'staff_user' : null,
               entityId: staff?.id ?? null,
-              data: { changed: count, reason, staffUserId: staffId, allStaff: staffId === null },
+              data: {
+                changed: count,
+                reason,
+                staffUserId: staffId,
+                allStaff: staffId === null,
+                ...(resetSecondFactor && { secondFactorReset }),
+              },
             },
           );
-          return count;
+          return { count, secondFactorReset };
         });
-        return { dryRun: false, target, wouldRevoke: before!.sessions, users: before!.users, revoked };
+        return {
+          dryRun: false,
+          target,
+          wouldRevoke: before!.sessions,
+          users: before!.users,
+          revoked: revoked.count,
+          ...(resetSecondFactor && { secondFactorReset: revoked.secondFactorReset }),
+        };
       },
       { requireAllRows: true },
     );
@@ -114,8 +143,8 @@ export function registerContainmentCommands(program: Command, io: Io) {
       result.dryRun
         ? `dry run: would revoke ${result.wouldRevoke} active staff session(s) of ${result.users} user(s) (${result.target}); nothing changed`
         : result.revoked > 0
-          ? `revoked ${result.revoked} staff session(s) (${result.target}); they are refused from the API's next request`
-          : `revoked 0 staff sessions (${result.target}): none was active`,
+          ? `revoked ${result.revoked} staff session(s) (${result.target}); they are refused from the API's next request${'secondFactorReset' in result && result.secondFactorReset ? '; second-factor enrolment removed' : ''}`
+          : `revoked 0 staff sessions (${result.target}): none was active${'secondFactorReset' in result && result.secondFactorReset ? '; second-factor enrolment removed' : ''}`,
     );
   });
 

@@ -129,7 +129,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      // Admin only: runs as spade_admin, whose policy admits every client's events and the
+      // Admin only: runs as spade_firm_admin, whose policy admits every client's events and the
       // firm-wide ones (client_id NULL).
       const rows = await firmDb(request).auditEvent.findMany({
         where: auditWhere(request.query),

@@ -8,6 +8,7 @@ import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffLogin, staffPasswordParams } from '../../services/token-lookups.ts';
 import { staffActor } from '../../tenancy/actors.ts';
 import { errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+import secondFactor from './second-factor.ts';
 
 const StaffUser = Type.Object(
   { id: Uuid, email: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('staff')]) },
@@ -20,6 +21,7 @@ const LoginBody = Type.Object(
 );
 
 const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+  await app.register(secondFactor, { config, db });
   app.post(
     '/api/auth/login',
     {
@@ -36,7 +38,15 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
         body: LoginBody,
         response: {
           200: Type.Object(
-            { token: Type.String(), csrfToken: Type.String(), expiresAt: Timestamp, staffUser: StaffUser },
+            {
+              token: Type.String(),
+              csrfToken: Type.String(),
+              expiresAt: Timestamp,
+              staffUser: StaffUser,
+              // Present when the session is not usable yet: give a code (POST
+              // /api/auth/second-factor/verify) or enrol one (…/enrol, …/confirm) first.
+              secondFactor: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('enrol')])),
+            },
             { additionalProperties: false },
           ),
           ...errors,
@@ -53,7 +63,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
       const token = newToken('staff');
       const expiresAt = new Date(Date.now() + config.staffSessionTtlMs);
       const result = await staffLogin(db, { email, passwordHash, sessionTokenHash: hashToken(token), expiresAt });
-      if (result.verdict !== 'ok') {
+      if (!('sessionId' in result)) {
         await request.auditFirmWide({
           eventType: result.verdict === 'locked' ? 'auth.login_locked' : 'auth.login_failed',
           entityType: 'staff_user',
@@ -74,8 +84,15 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
         viaCookie: false,
         csrfToken: csrfTokenFor(token),
       };
+      const owed: 'required' | 'enrol' | null =
+        result.verdict === 'second_factor' ? 'required' : result.verdict === 'enrol_second_factor' ? 'enrol' : null;
       // A firm-wide event in its own transaction (this route has none of its own).
-      await request.auditFirmWide({ eventType: 'auth.login', entityType: 'staff_session', entityId: session.id });
+      await request.auditFirmWide({
+        eventType: 'auth.login',
+        entityType: 'staff_session',
+        entityId: session.id,
+        ...(owed && { data: { secondFactor: owed } }),
+      });
       reply.setCookie(STAFF_COOKIE, token, {
         httpOnly: true,
         sameSite: 'strict',
@@ -87,6 +104,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
         token,
         csrfToken: csrfTokenFor(token),
         expiresAt: expiresAt.toISOString(),
+        ...(owed && { secondFactor: owed }),
         staffUser: {
           id: user.id,
           email: user.email,

@@ -3,11 +3,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
+import { resetSecondFactor } from '../../services/token-lookups.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 /**
  * Firm administration: staff users, their client assignments and their sessions. Every
- * route here is admin-only; it runs as the spade_admin role (unit-of-work firmContext),
+ * route here is admin-only; it runs as the spade_firm_admin role (unit-of-work firmContext),
  * which may read every row and write staff_users, assignments and staff_sessions.
  * A non-admin gets the same 404 as for an unknown URL.
  */
@@ -46,7 +47,7 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
-/** 404 for an unknown staff user; the check runs as spade_admin, which sees all of them. */
+/** 404 for an unknown staff user; the check runs as spade_firm_admin, which sees all of them. */
 async function requireStaffUser(db: TxClient, staffUserId: string) {
   const user = await db.staffUser.findUnique({ where: { id: staffUserId }, select: STAFF_USER_FIELDS });
   if (!user) throw notFound();
@@ -243,7 +244,12 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'revokeStaffSessions',
         summary: 'Revoke every session of a staff member (admin)',
         params: StaffUserParams,
-        response: { 200: Type.Object({ revoked: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), ...errors },
+        // resetSecondFactor=true also removes the user's TOTP enrolment (a lost or stolen phone).
+        querystring: Type.Object({ resetSecondFactor: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ revoked: Type.Integer({ minimum: 0 }), secondFactorReset: Type.Boolean() }, { additionalProperties: false }),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -263,7 +269,64 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         clientId: null,
         data: { count, reason: 'admin_revoked' },
       });
-      return { revoked: count };
+      // Runs as spade_firm_admin (this admin unit of work); spade_app cannot execute it.
+      const secondFactorReset = request.query.resetSecondFactor === true && (await resetSecondFactor(db, staffUserId));
+      if (request.query.resetSecondFactor === true) {
+        await request.audit({
+          eventType: 'second_factor.reset',
+          entityType: 'staff_user',
+          entityId: staffUserId,
+          clientId: null,
+          data: { wasEnrolled: secondFactorReset },
+        });
+      }
+      return { revoked: count, secondFactorReset };
+    },
+  );
+
+  const FirmSettings = Type.Object({ requireStaffSecondFactor: Type.Boolean() }, { additionalProperties: false });
+
+  app.get(
+    '/api/firm-settings',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: { operationId: 'getFirmSettings', summary: 'Firm-wide settings (admin)', response: { 200: FirmSettings, ...errors } },
+    },
+    async (request) => {
+      const settings = await firmDb(request).firmSetting.findUniqueOrThrow({
+        where: { id: true },
+        select: { requireStaffSecondFactor: true },
+      });
+      return { requireStaffSecondFactor: settings.requireStaffSecondFactor };
+    },
+  );
+
+  app.patch(
+    '/api/firm-settings',
+    {
+      config: { routeScope: 'staff-only', adminOnly: true },
+      schema: {
+        operationId: 'updateFirmSettings',
+        summary: 'Change firm-wide settings, e.g. require a second factor (admin)',
+        body: FirmSettings,
+        response: { 200: FirmSettings, ...errors },
+      },
+    },
+    async (request) => {
+      const actor = request.actor.kind === 'staff' ? request.actor.staffUserId : null;
+      const settings = await firmDb(request).firmSetting.update({
+        where: { id: true },
+        data: { requireStaffSecondFactor: request.body.requireStaffSecondFactor, updatedAt: new Date(), updatedBy: actor },
+        select: { requireStaffSecondFactor: true },
+      });
+      await request.audit({
+        eventType: 'firm_settings.updated',
+        entityType: 'firm_settings',
+        entityId: null,
+        clientId: null,
+        data: { requireStaffSecondFactor: settings.requireStaffSecondFactor },
+      });
+      return { requireStaffSecondFactor: settings.requireStaffSecondFactor };
     },
   );
 };
