@@ -98,6 +98,9 @@ describe('spade tenants freeze / thaw', () => {
 
 describe('spade decoys plant', () => {
   it('plants plausible decoy clients with every kind of row, flagged, assigned to no staff and recorded without their ids', async () => {
+    const tripwire = async () =>
+      (await f.sql.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_events_decoy_tripwire'`)).rows[0]?.tgenabled;
+    expect(await tripwire(), 'the database tripwire costs nothing until there is a decoy').toBe('D');
     const planted = (await ok(['decoys', 'plant', '--count', '2', '--json'])).json<{ planted: { clientId: string; name: string }[] }>()
       .planted;
     expect(planted).toHaveLength(2);
@@ -130,6 +133,7 @@ describe('spade decoys plant', () => {
     const recorded = await f.sql.query(`SELECT event_data_json FROM audit_events WHERE event_type = 'decoys.planted'`);
     expect(JSON.stringify(recorded.rows)).not.toContain(planted[0]!.clientId);
     expect((await ok(['decoys', 'list', '--json'])).json<unknown[]>()).toHaveLength(2);
+    expect(await tripwire(), 'planting arms the database tripwire').toBe('O');
   });
 });
 
