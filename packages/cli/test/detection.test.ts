@@ -98,6 +98,9 @@ describe('spade tenants freeze / thaw', () => {
 
 describe('spade decoys plant', () => {
   it('plants plausible decoy clients with every kind of row, flagged, assigned to no staff and recorded without their ids', async () => {
+    const tripwire = async () =>
+      (await f.sql.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_events_decoy_tripwire'`)).rows[0]?.tgenabled;
+    expect(await tripwire(), 'the database tripwire costs nothing until there is a decoy').toBe('D');
     const planted = (await ok(['decoys', 'plant', '--count', '2', '--json'])).json<{ planted: { clientId: string; name: string }[] }>()
       .planted;
     expect(planted).toHaveLength(2);
@@ -130,6 +133,7 @@ describe('spade decoys plant', () => {
     const recorded = await f.sql.query(`SELECT event_data_json FROM audit_events WHERE event_type = 'decoys.planted'`);
     expect(JSON.stringify(recorded.rows)).not.toContain(planted[0]!.clientId);
     expect((await ok(['decoys', 'list', '--json'])).json<unknown[]>()).toHaveLength(2);
+    expect(await tripwire(), 'planting arms the database tripwire').toBe('O');
   });
 });
 
@@ -143,5 +147,34 @@ describe('spade incident list', () => {
     const list = (await ok(['incident', 'list', '--json'])).json<{ status: string; kind?: string; title: string }[]>();
     expect(list).toContainEqual(expect.objectContaining({ status: 'suggested', kind: 'breadth.staff_clients' }));
     expect((await ok(['incident', 'list'])).text()).toContain(`touched 31 clients in 10 min`);
+  });
+
+  it('opens a suggested incident from its alert (actor and alert on the timeline), or dismisses one with a reason', async () => {
+    const raise = async (requestId: string) =>
+      (
+        await f.sql.query<{ alert_id: string }>(
+          `SELECT alert_id FROM spade_raise_alert('breadth.denied_burst', $1, 'staff', $2, NULL, 'GET /api/clients/:clientId', NULL, 'api.breadth', '{"denials": 12, "windowSeconds": 60}'::jsonb)`,
+          [requestId, requestId.endsWith('1') ? STAFF_ID : '00000000-0000-4000-8000-000000000a0d'],
+        )
+      ).rows[0]!.alert_id;
+    const toOpen = await raise('req-burst-1');
+    const toDismiss = await raise('req-burst-2');
+    const opened = (
+      await ok(['incident', 'open', '--from-alert', toOpen, '--title', 'Denied burst', '--reporter', 'spade detector', '--json'])
+    ).json<{
+      incidentId: string;
+    }>();
+    const alert = await f.sql.query('SELECT status, incident_id FROM detection_alerts WHERE id = $1', [toOpen]);
+    expect(alert.rows[0]).toEqual({ status: 'incident', incident_id: opened.incidentId });
+    const incident = await f.sql.query('SELECT actor_ids FROM incidents WHERE id = $1', [opened.incidentId]);
+    expect(incident.rows[0].actor_ids).toEqual([STAFF_ID]);
+    expect((await f.run(['incident', 'open', '--from-alert', toOpen, '--title', 'again', '--reporter', 'x'])).code, 'only once').toBe(2);
+
+    expect((await f.run(['incident', 'dismiss', toDismiss])).code, '--reason is required').toBe(2);
+    await ok(['incident', 'dismiss', toDismiss, '--reason', 'load test from the office']);
+    const listed = (await ok(['incident', 'list', '--json'])).json<{ id: string }[]>().map((i) => i.id);
+    expect(listed).not.toContain(toDismiss);
+    expect(listed).not.toContain(toOpen);
+    expect(listed).toContain(opened.incidentId);
   });
 });

@@ -298,6 +298,9 @@ CREATE FUNCTION spade_audit_decoy_tripwire() RETURNS trigger
 CREATE TRIGGER audit_events_decoy_tripwire
   AFTER INSERT ON audit_events REFERENCING NEW TABLE AS audit_new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION spade_audit_decoy_tripwire();
+-- It costs every audit insert a little (the transition table and the join), so it is armed by
+-- `spade decoys plant`, not before: with no decoy planted there is nothing for it to catch.
+ALTER TABLE audit_events DISABLE TRIGGER audit_events_decoy_tripwire;
 
 -- Slack delivery: one instance claims an alert, posts, and records the outcome (on the
 -- incident's timeline too), so N instances post once.

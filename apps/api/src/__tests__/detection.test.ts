@@ -60,6 +60,11 @@ function leakyRoutes(app: FastifyInstance) {
     if (!cycle) throw notFound();
     return cycleView(cycle);
   });
+  // A list that forgot its filter: nothing in the URL names a decoy, only the answer does.
+  app.get('/api/clients/:clientId/leaky/all-cycles', { config: { routeScope: 'client-scoped' } }, async (request) => {
+    const cycles = await tenantDb(request).cycle.findMany({ orderBy: { createdAt: 'desc' }, take: 500 });
+    return { cycles: cycles.map(cycleView) };
+  });
   return Promise.resolve();
 }
 
@@ -160,6 +165,43 @@ describe('decoy tenants', () => {
     expect(kinds).toEqual(expect.arrayContaining(['opened', 'decoy.touched', 'slack_posted']));
     // `spade incident list` shows it.
     expect((await spade(['incident', 'list', '--json'])).map((i: { id: string }) => i.id)).toContain(incident.id);
+  });
+
+  it('an unfiltered list that returns a decoy row is caught by the response check, before the response guard blocks it', async () => {
+    const ownerDb = await openDatabase({ kind: 'postgres', url: t.testDb.ownerUrl, poolMax: 4 });
+    dbs.push(ownerDb);
+    for (const guard of [false, true]) {
+      const app = await buildApp(t.config, {
+        db: ownerDb,
+        unsafeSkipRuntimeRoleCheck: true,
+        layers: { ...ALL_LAYERS_OFF, responseGuard: guard },
+        logger: false,
+        extraRoutes: leakyRoutes,
+      });
+      apps.push(app);
+      const staff = await login(app, DEMO.staff.staff);
+      const r = await app.inject({ method: 'GET', url: `/api/clients/${ACME}/leaky/all-cycles`, headers: staff.headers });
+      expect(r.statusCode).toBe(guard ? 500 : 200);
+      const alert = await t.owner.prisma.detectionAlert.findFirstOrThrow({ where: { requestId: String(r.headers['x-request-id']) } });
+      expect(alert).toMatchObject({ kind: 'decoy.touched', detectedBy: 'api.response', status: 'incident' });
+    }
+  });
+
+  it('a write naming a decoy only in its body (assigning staff to it) is a touch: one alert for the request', async () => {
+    const admin = await login(t.app, DEMO.staff.admin);
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/api/staff-users/${DEMO.staff.staff.id}/assignments`,
+      headers: admin.headers,
+      payload: { clientId: decoyClientId },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const alerts = await t.owner.prisma.detectionAlert.findMany({ where: { requestId: String(r.headers['x-request-id']) } });
+    // The body check and the audit writer saw it in the API, the trigger in the database: whichever recorded first wins.
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ kind: 'decoy.touched', actorId: DEMO.staff.admin.id, status: 'incident' });
+    expect(['api.body', 'api.audit-writer', 'database']).toContain(alerts[0]?.detectedBy);
+    await t.owner.prisma.staffClientAssignment.deleteMany({ where: { clientId: decoyClientId } });
   });
 
   it("the database's own tripwire opens an incident for a decoy read that bypassed the API entirely", async () => {

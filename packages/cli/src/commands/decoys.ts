@@ -73,6 +73,8 @@ export function registerDecoyCommands(program: Command, io: Io) {
             ];
             await tx.decoyEntity.createMany({ data: entities.map((e) => ({ ...e, clientId, plantedBy: operator })) });
           }
+          // Arm the database-side tripwire (migration 0009 leaves it off until there is a decoy).
+          await tx.$executeRaw`ALTER TABLE audit_events ENABLE TRIGGER audit_events_decoy_tripwire`;
           // Firm-wide, without the decoys' ids: an audit row naming a decoy client would trip it.
           await recordAction(
             tx,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Prisma } from '@breezycorp/db';
 import type { Command } from 'commander';
 import { incidentClocks } from '../clocks.ts';
 import { collect, emit, timeOption, withExamples, withJson } from '../command-helpers.ts';
@@ -11,7 +12,7 @@ import { clockLine } from '../incident-report.ts';
 import { incidentActorIds, incidentTimes, loadIncident } from '../incidents.ts';
 import { describeActor, resolveActor } from '../investigation.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
-import { operatorName, withOperatorOption } from '../operator.ts';
+import { operatorName, requireUuid, withOperatorOption } from '../operator.ts';
 import { type ActionContext, recordAction, recordSlackOutcome } from '../record.ts';
 import { postToSlack } from '../slack.ts';
 import { formatTable } from '../table.ts';
@@ -22,6 +23,7 @@ interface OpenOptions {
   evidence?: string[];
   actor?: string[];
   at?: Date;
+  fromAlert?: string;
   operator?: string;
   json?: boolean;
 }
@@ -43,6 +45,7 @@ export function registerIncidentCommands(program: Command, io: Io) {
           .requiredOption('--reporter <who>', 'who reported it (name, client, email)')
           .option('--evidence <file>', 'a file of the reporter’s evidence (repeatable)', collect)
           .option('--actor <id>', 'a suspect staff user or contact id whose audit trail names the affected clients (repeatable)', collect)
+          .option('--from-alert <alert-id>', 'open the incident a detector suggested (incident list): the alert joins its timeline')
           .option(
             '--at <time>',
             'when the firm had credible grounds to believe a breach occurred (default: now; starts the 30-day assessment clock)',
@@ -61,7 +64,13 @@ export function registerIncidentCommands(program: Command, io: Io) {
     const result = await withUnsafeOwnerDatabase(
       io,
       async (db) => {
-        const actors = await db.withSql(async (sql) => Promise.all((options.actor ?? []).map((actorId) => resolveActor(sql, actorId))));
+        const alert = options.fromAlert
+          ? await db.prisma.detectionAlert.findUnique({ where: { id: requireUuid(options.fromAlert, 'alert id') } })
+          : null;
+        if (options.fromAlert && !alert) throw new CliError(`No detection alert ${options.fromAlert}`, EXIT.notFound);
+        if (alert && alert.status !== 'suggested') throw new CliError(`Alert ${alert.id} is ${alert.status}, not a suggestion`, EXIT.usage);
+        const suspects = [...(options.actor ?? []), ...(alert?.actorId ? [alert.actorId] : [])];
+        const actors = await db.withSql(async (sql) => Promise.all(suspects.map((actorId) => resolveActor(sql, actorId))));
         const actorIds = [...new Set(actors.map((a) => a.id))];
         const dir = evidenceDir(io.env, id, openedAt);
         const stored: StoredFile[] = [];
@@ -78,6 +87,23 @@ export function registerIncidentCommands(program: Command, io: Io) {
             entityId: id,
             data: { title: options.title, reporter: options.reporter, channel, openedAt: openedAt.toISOString(), actorIds },
           });
+          if (alert) {
+            await tx.detectionAlert.update({ where: { id: alert.id }, data: { status: 'incident', incidentId: id } });
+            await tx.incidentTimelineEntry.create({
+              data: {
+                incidentId: id,
+                kind: alert.kind,
+                actor: operator,
+                message: `Opened from detection alert ${alert.id} (${alert.kind}, raised ${alert.raisedAt.toISOString()} by ${alert.detectedBy})`,
+                data: {
+                  alertId: alert.id,
+                  requestId: alert.requestId,
+                  route: alert.route,
+                  details: alert.details as Prisma.InputJsonValue,
+                },
+              },
+            });
+          }
           for (const actor of actors) {
             await tx.incidentTimelineEntry.create({
               data: {
@@ -181,13 +207,51 @@ export function registerIncidentCommands(program: Command, io: Io) {
         ? []
         : [
             '',
-            `suggested by the detectors (${suggestions.length}); open one with: pnpm spade incident open --title "…" --reporter "spade detector" --actor <actor>`,
+            `suggested by the detectors (${suggestions.length}): pnpm spade incident open --from-alert <alert> --title "…" --reporter "spade detector", or pnpm spade incident dismiss <alert> --reason "…"`,
             formatTable(
               ['ALERT', 'RAISED', 'KIND', 'WHAT'],
               suggestions.map((a) => [a.id, formatFirmTime(a.openedAt), a.kind, a.title]),
             ),
           ]),
     ]);
+  });
+
+  withExamples(
+    withOperatorOption(
+      withJson(
+        incident
+          .command('dismiss')
+          .description('dismiss a suggested incident (a breadth alert) after looking at it, saying why')
+          .argument('<alert-id>')
+          .requiredOption('--reason <text>', 'why it is not an incident'),
+      ),
+    ),
+    'pnpm spade incident dismiss 3f2a… --reason "year-end review: the partner opened every client"',
+  ).action(async (alertId: string, options: { reason: string; json?: boolean; operator?: string }) => {
+    const operator = operatorName(io, options.operator);
+    const id = requireUuid(alertId, 'alert id');
+    const dismissed = await withUnsafeOwnerDatabase(io, (db) =>
+      db.prisma.$transaction(async (tx) => {
+        const alert = await tx.detectionAlert.findUnique({ where: { id } });
+        if (!alert) throw new CliError(`No detection alert ${id}`, EXIT.notFound);
+        if (alert.status !== 'suggested') throw new CliError(`Alert ${id} is ${alert.status}, not a suggestion`, EXIT.usage);
+        await tx.detectionAlert.update({ where: { id }, data: { status: 'dismissed' } });
+        await recordAction(
+          tx,
+          { operator, incidentId: null },
+          {
+            eventType: 'alert.dismissed',
+            kind: 'alert.dismissed',
+            message: `Dismissed ${alert.kind} alert ${id}: ${options.reason}`,
+            entityType: 'detection_alert',
+            entityId: id,
+            data: { kind: alert.kind, reason: options.reason },
+          },
+        );
+        return alert;
+      }),
+    );
+    emit(io, options.json, { alertId: id, kind: dismissed.kind, dismissed: true }, () => `dismissed ${dismissed.kind} alert ${id}`);
   });
 
   withExamples(
