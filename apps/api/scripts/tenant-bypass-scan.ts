@@ -21,6 +21,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freez
     'plugins/audit.ts',
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
+    'services/bulk-requests.ts',
+    'services/delivery/recurring-scheduler.ts',
     'services/delivery/reminder-scheduler.ts',
     'services/delivery/unsafe-claims.ts',
     'services/delivery/worker.ts',

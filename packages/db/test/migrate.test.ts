@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
 /** The tables of DESIGN.md §2: their names are part of the contract. */
 const DESIGN_TABLES = [
   'audit_events',
+  'bulk_jobs',
   'clients',
   'contact_sessions',
   'contacts',
@@ -18,6 +19,7 @@ const DESIGN_TABLES = [
   'incident_timeline_entries',
   'incidents',
   'outbox_messages',
+  'recurring_schedules',
   'request_items',
   'request_templates',
   'route_kill_switches',

@@ -262,6 +262,7 @@ describe('schema.prisma and the migrated database', () => {
   it('parses every model of schema.prisma', () => {
     expect(models.map((model) => model.name).sort()).toEqual([
       'AuditEvent',
+      'BulkJob',
       'Client',
       'Contact',
       'ContactSession',
@@ -272,6 +273,7 @@ describe('schema.prisma and the migrated database', () => {
       'IncidentEvidence',
       'IncidentTimelineEntry',
       'OutboxMessage',
+      'RecurringSchedule',
       'RequestItem',
       'RequestTemplate',
       'RouteKillSwitch',

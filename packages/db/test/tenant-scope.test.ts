@@ -230,7 +230,7 @@ describe('scopeOperation (pure)', () => {
     }
 
     it('are exactly the models without a tenant column, and every tenant model is known', () => {
-      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['RequestTemplate', 'RouteKillSwitch', 'StaffSession', 'StaffUser']);
+      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['BulkJob', 'RequestTemplate', 'RouteKillSwitch', 'StaffSession', 'StaffUser']);
       expect(Object.keys(TENANT_MODELS).sort()).toEqual([
         'AuditEvent',
         'Client',
@@ -240,6 +240,7 @@ describe('scopeOperation (pure)', () => {
         'CycleRequest',
         'File',
         'OutboxMessage',
+        'RecurringSchedule',
         'RequestItem',
         'StaffClientAssignment',
       ]);

@@ -23,6 +23,8 @@ export const AUDIT_EVENT_TYPES = [
   'template.created',
   'template.updated',
   'bulk_request.started',
+  'recurring_schedule.created',
+  'recurring_schedule.cancelled',
   'client.read',
   'client.created',
   'client.updated',

@@ -4,6 +4,7 @@ import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
+import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actors.ts';
@@ -259,12 +260,6 @@ const ReviewBody = Type.Object(
   { additionalProperties: false },
 );
 
-interface TemplateItem {
-  label: string;
-  description?: string | null;
-  required?: boolean;
-}
-
 const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/cycles/:cycleId/requests',
@@ -296,51 +291,21 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
             max: request.body.reminders.max,
             startDaysBeforeDue: request.body.reminders.startDaysBeforeDue ?? null,
           }
-        : {
-            everyDays: template?.reminderEveryDays ?? null,
-            max: template?.reminderMax ?? 0,
-            startDaysBeforeDue: template?.reminderStartDaysBeforeDue ?? null,
-          };
-      const now = new Date();
-      const created = await db.cycleRequest.create({
-        data: {
-          clientId,
-          cycleId,
-          contactId,
-          // No link yet: the delivery worker mints it when it sends the mail.
-          tokenHash: null,
-          expiresAt: new Date(now.getTime() + (expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs)),
-          message,
-          createdBy: staffActor(request).staffUserId,
-          sentAt: now,
-          templateId: template?.id ?? null,
-          reminderEveryDays: cadence.everyDays,
-          reminderMax: cadence.max,
-          reminderStartDaysBeforeDue: cadence.startDaysBeforeDue,
-          nextReminderAt: firstReminderAt(cadence, now, cycle.dueDate),
-        },
-        select: REQUEST_COLUMNS,
-      });
-      await db.requestItem.createMany({
-        data: items.map((item, position) => ({
-          clientId,
-          cycleRequestId: created.id,
-          position,
-          label: item.label,
-          description: item.description ?? null,
-          required: item.required ?? true,
-        })),
-      });
-      const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
-      // Same unit of work: the mail is queued if and only if the request commits.
-      const queued = await enqueueContactMessage(db, {
+        : cadenceOf(template);
+      const { requestId, outboxId } = await createDocumentRequest(db, {
         clientId,
-        cycleRequestId: created.id,
-        contactId,
-        to: contact.email,
-        kind: 'magic_link',
+        cycle: { id: cycle.id, dueDate: cycle.dueDate },
+        contact,
+        items,
+        message,
+        expiresInMs: expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs,
+        cadence,
+        templateId: template?.id ?? null,
+        createdBy: staffActor(request).staffUserId,
         reason: 'request_created',
       });
+      const created = await db.cycleRequest.findUniqueOrThrow({ where: { id: requestId }, select: REQUEST_COLUMNS });
+      const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
       await request.auditMany([
         {
           eventType: 'request.created',
@@ -352,7 +317,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
           eventType: 'magic_link.created',
           entityType: 'cycle_request',
           entityId: created.id,
-          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId: queued.id },
+          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId },
         },
       ]);
       return reply.code(201).send({ ...requestView(created), items: itemRows.map(itemView) });
