@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'magic_link.exchanged',
   'magic_link.rejected',
   'magic_link.replayed',
+  'magic_link.handed_over',
   'magic_link.requested',
   'message.failed',
   'reminder.sent',

@@ -133,9 +133,13 @@ export async function runBulkJob(
       if (results.length % 25 === 0) progressWrite = progressWrite.then(() => record(false));
     }
   });
-  await Promise.all(lanes);
-  await progressWrite;
-  results.splice(0, results.length, ...outcomes);
-  await record(true);
+  try {
+    await Promise.all(lanes);
+    await progressWrite;
+  } finally {
+    // Even if progress could not be written, the job ends as finished with what was done.
+    results.splice(0, results.length, ...outcomes.filter(Boolean));
+    await record(true);
+  }
   return results;
 }

@@ -1,3 +1,4 @@
+import { hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
@@ -246,7 +247,14 @@ const MessageView = Type.Object(
   { additionalProperties: false },
 );
 /** What staff see of a link's and a request's delivery history: replays, reminders, failures. */
-const DELIVERY_EVENT_TYPES = ['magic_link.replayed', 'magic_link.requested', 'reminder.sent', 'reminder.stopped', 'message.failed'];
+const DELIVERY_EVENT_TYPES = [
+  'magic_link.handed_over',
+  'magic_link.replayed',
+  'magic_link.requested',
+  'reminder.sent',
+  'reminder.stopped',
+  'message.failed',
+];
 const DeliveryEvent = Type.Object(
   { eventType: Type.String(), occurredAt: Timestamp, data: Type.Record(Type.String(), Type.Unknown()) },
   { additionalProperties: false },
@@ -528,6 +536,46 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         data: { ...body },
       });
       return { ...requestView(updated), itemCount };
+    },
+  );
+
+  app.post(
+    '/api/clients/:clientId/requests/:requestId/handover-link',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: RequestParams,
+        response: {
+          200: Type.Object({ url: Type.String(), expiresAt: Timestamp }, { additionalProperties: false }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      // The one response that carries a link: an explicit, audited staff action for handing a
+      // link over by phone or in person. It replaces the current link, like any new link.
+      const db = tenantDb(request);
+      const found = await db.cycleRequest.findUnique({
+        where: { id: request.params.requestId },
+        select: { id: true, status: true, contactId: true, expiresAt: true },
+      });
+      if (!found) throw notFound();
+      if (found.status !== 'open' || found.expiresAt <= new Date()) throw new AppError('conflict', 'This request is not open');
+      const contact = await db.contact.findFirst({ where: { id: found.contactId, deletedAt: null }, select: { id: true } });
+      if (!contact) throw new AppError('conflict', "This request's contact has been removed");
+      const token = newToken('magicLink');
+      await db.cycleRequest.updateMany({
+        where: { id: found.id },
+        data: { tokenHash: hashToken(token), linkExchangedAt: null, updatedAt: new Date() },
+      });
+      await request.audit({
+        eventType: 'magic_link.handed_over',
+        entityType: 'cycle_request',
+        entityId: found.id,
+        data: { contactId: found.contactId, staffUserId: staffActor(request).staffUserId },
+      });
+      reply.header('cache-control', 'no-store');
+      return { url: `${config.publicBaseUrl}/portal#token=${token}`, expiresAt: found.expiresAt.toISOString() };
     },
   );
 
