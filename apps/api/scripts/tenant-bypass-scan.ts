@@ -22,6 +22,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freez
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
     'services/first-admin.ts',
+    'services/bulk-requests.ts',
+    'services/delivery/recurring-scheduler.ts',
     'services/delivery/reminder-scheduler.ts',
     'services/delivery/unsafe-claims.ts',
     'services/delivery/worker.ts',

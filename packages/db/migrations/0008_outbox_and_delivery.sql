@@ -171,12 +171,73 @@ CREATE FUNCTION spade_unsafe_due_reminders(p_limit integer)
     LIMIT least(greatest(p_limit, 1), 1000)
   $$;
 
+-- Bulk sends: one template to many clients, each client's request created in its own tenant
+-- unit of work. The job row is firm-wide bookkeeping (who started it, progress, and per
+-- client the outcome); it holds client ids and outcomes, never a client's documents.
+CREATE TABLE bulk_jobs (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  created_by   uuid NOT NULL REFERENCES staff_users (id),
+  template_id  uuid NOT NULL REFERENCES request_templates (id),
+  status       text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'finished')),
+  total        integer NOT NULL CHECK (total >= 0),
+  done         integer NOT NULL DEFAULT 0 CHECK (done >= 0),
+  failed       integer NOT NULL DEFAULT 0 CHECK (failed >= 0),
+  -- [{ "clientId": uuid, "outcome": "created"|"failed", "requestId"?: uuid, "error"?: text }]
+  results      jsonb NOT NULL DEFAULT '[]'::jsonb CHECK (jsonb_typeof(results) = 'array'),
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  finished_at  timestamptz
+);
+GRANT SELECT, INSERT, UPDATE ON bulk_jobs TO spade_app, spade_admin;
+
+-- Recurring requests: per client, a template sent to a contact every month, quarter or year
+-- on day D. The scheduler takes a due schedule with a compare-and-set on next_run_on, in the
+-- same unit of work that creates the cycle and its request, so a second run creates nothing.
+CREATE TABLE recurring_schedules (
+  id            uuid NOT NULL DEFAULT gen_random_uuid(),
+  client_id     uuid NOT NULL REFERENCES clients (id),
+  template_id   uuid NOT NULL REFERENCES request_templates (id),
+  contact_id    uuid NOT NULL,
+  frequency     text NOT NULL CHECK (frequency IN ('monthly', 'quarterly', 'yearly')),
+  day_of_month  integer NOT NULL CHECK (day_of_month BETWEEN 1 AND 28),
+  cycle_kind    text NOT NULL CHECK (cycle_kind IN ('bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other')),
+  next_run_on   date NOT NULL,
+  last_period   text,
+  created_by    uuid REFERENCES staff_users (id),
+  cancelled_at  timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (id),
+  UNIQUE (client_id, id),
+  FOREIGN KEY (client_id, contact_id) REFERENCES contacts (client_id, id)
+);
+CREATE INDEX recurring_schedules_due_idx ON recurring_schedules (next_run_on) WHERE cancelled_at IS NULL;
+ALTER TABLE recurring_schedules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recurring_schedules FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON recurring_schedules
+  USING (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]))
+  WITH CHECK (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]));
+CREATE POLICY admin_all ON recurring_schedules TO spade_admin USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE ON recurring_schedules TO spade_app;
+GRANT SELECT ON recurring_schedules TO spade_admin;
+
+-- The recurring scheduler's scan (operations work across tenants): ids of due schedules.
+CREATE FUNCTION spade_unsafe_due_schedules(p_limit integer)
+  RETURNS TABLE (client_id uuid, schedule_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$
+    SELECT s.client_id, s.id FROM recurring_schedules s
+    WHERE s.cancelled_at IS NULL AND s.next_run_on <= (now() AT TIME ZONE 'Asia/Singapore')::date
+    ORDER BY s.next_run_on
+    LIMIT least(greatest(p_limit, 1), 1000)
+  $$;
+
+GRANT SELECT ON recurring_schedules TO spade_definer;
 GRANT SELECT, UPDATE ON outbox_messages TO spade_definer;
 GRANT UPDATE (link_exchanged_at) ON cycle_requests TO spade_definer;
 REVOKE ALL ON FUNCTION spade_resolve_magic_link(text), spade_consume_magic_link(text), spade_open_requests_for_email(text),
-  spade_unsafe_claim_outbox(text, integer, integer), spade_unsafe_due_reminders(integer) FROM PUBLIC;
+  spade_unsafe_claim_outbox(text, integer, integer), spade_unsafe_due_reminders(integer), spade_unsafe_due_schedules(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION spade_resolve_magic_link(text), spade_consume_magic_link(text), spade_open_requests_for_email(text),
-  spade_unsafe_claim_outbox(text, integer, integer), spade_unsafe_due_reminders(integer) TO spade_app;
+  spade_unsafe_claim_outbox(text, integer, integer), spade_unsafe_due_reminders(integer), spade_unsafe_due_schedules(integer) TO spade_app;
 
 RESET ROLE;
 ALTER FUNCTION spade_resolve_magic_link(text) OWNER TO spade_definer;
@@ -184,3 +245,4 @@ ALTER FUNCTION spade_consume_magic_link(text) OWNER TO spade_definer;
 ALTER FUNCTION spade_open_requests_for_email(text) OWNER TO spade_definer;
 ALTER FUNCTION spade_unsafe_claim_outbox(text, integer, integer) OWNER TO spade_definer;
 ALTER FUNCTION spade_unsafe_due_reminders(integer) OWNER TO spade_definer;
+ALTER FUNCTION spade_unsafe_due_schedules(integer) OWNER TO spade_definer;

@@ -97,6 +97,41 @@ export async function seedDemo(prisma: BasePrisma, options: { storageDir: string
       data: { id: demoId(DEMO.clients.acme, 'assignment'), clientId: DEMO.clients.acme, staffUserId: DEMO.staff.staff.id },
     });
 
+    // A firm-wide template, and each client's monthly schedule of it (first run next month).
+    const templateId = '00000000-0000-4000-8000-0000000007e1';
+    await tx.requestTemplate.create({
+      data: {
+        id: templateId,
+        name: 'Monthly bookkeeping',
+        message: 'Please upload last month’s statements and receipts.',
+        items: [
+          { label: 'Bank statements', description: 'Every account, PDF', required: true },
+          { label: 'Sales invoices', description: null, required: true },
+          { label: 'Purchase receipts', description: null, required: false },
+        ],
+        expiresInDays: 14,
+        reminderEveryDays: 3,
+        reminderMax: 3,
+        createdBy: DEMO.staff.admin.id,
+      },
+    });
+    const now = new Date();
+    const firstOfNextMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    for (const c of CLIENTS) {
+      await tx.recurringSchedule.create({
+        data: {
+          id: demoId(c.id, 'schedule:monthly'),
+          clientId: c.id,
+          templateId,
+          contactId: c.contact.id,
+          frequency: 'monthly',
+          dayOfMonth: 1,
+          cycleKind: 'bookkeeping',
+          nextRunOn: firstOfNextMonth,
+          createdBy: DEMO.staff.admin.id,
+        },
+      });
+    }
     for (const c of CLIENTS) {
       const cycleId = demoId(c.id, 'cycle:2026-10');
       await tx.cycle.create({

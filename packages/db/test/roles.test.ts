@@ -24,6 +24,7 @@ const TENANT_TABLES: Record<string, 'client_id' | 'id'> = {
   contact_sessions: 'client_id',
   audit_events: 'client_id',
   outbox_messages: 'client_id',
+  recurring_schedules: 'client_id',
 };
 
 const INSUFFICIENT_PRIVILEGE = '42501';

@@ -230,7 +230,14 @@ describe('scopeOperation (pure)', () => {
     }
 
     it('are exactly the models without a tenant column, and every tenant model is known', () => {
-      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['FirmSetting', 'RequestTemplate', 'RouteKillSwitch', 'StaffSession', 'StaffUser']);
+      expect([...FIRM_WIDE_MODELS].sort()).toEqual([
+        'BulkJob',
+        'FirmSetting',
+        'RequestTemplate',
+        'RouteKillSwitch',
+        'StaffSession',
+        'StaffUser',
+      ]);
       expect(Object.keys(TENANT_MODELS).sort()).toEqual([
         'AuditEvent',
         'Client',
@@ -240,6 +247,7 @@ describe('scopeOperation (pure)', () => {
         'CycleRequest',
         'File',
         'OutboxMessage',
+        'RecurringSchedule',
         'RequestItem',
         'StaffClientAssignment',
       ]);

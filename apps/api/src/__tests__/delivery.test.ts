@@ -332,6 +332,30 @@ describe('a link is a one-time key', () => {
   });
 });
 
+describe('a link for hand-over by phone', () => {
+  it('is an explicit staff action: audited, replaces the mailed link, works once, and is never cached', async () => {
+    const contact = await newContact('handover');
+    const created = await createRequest(contact.id);
+    await t.deliver();
+    const mailed = linkIn(mailsTo(contact.email)[0] as ParsedMail);
+    const handed = await call('POST', `/api/clients/${ACME}/requests/${created.json.id}/handover-link`, staff);
+    expect(handed.status).toBe(200);
+    expect(handed.headers['cache-control']).toBe('no-store');
+    const token = /#token=(mlk_[A-Za-z0-9_-]{43})$/.exec(handed.json.url)?.[1] as string;
+    expect(token).toBeDefined();
+    expect((await call('GET', `/api/portal/links/${mailed}`)).status).toBe(401);
+    expect((await call('POST', '/api/portal/exchange', {}, { token })).status).toBe(200);
+    expect((await call('POST', '/api/portal/exchange', {}, { token })).status).toBe(401);
+    const events = await call('GET', `/api/clients/${ACME}/requests/${created.json.id}/messages`, staff);
+    expect(events.json.events.map((e: { eventType: string }) => e.eventType)).toEqual(['magic_link.handed_over', 'magic_link.replayed']);
+    const audited = await t.owner.prisma.auditEvent.findFirstOrThrow({
+      where: { eventType: 'magic_link.handed_over', entityId: created.json.id },
+    });
+    expect(audited).toMatchObject({ actorType: 'staff', actorId: DEMO.staff.staff.id, clientId: ACME });
+    expect(JSON.stringify(audited)).not.toContain(token);
+  });
+});
+
 describe('staff notifications', () => {
   it('one digest to the assigned staff when the contact has submitted every required item, not one per file', async () => {
     const contact = await newContact('digest');

@@ -138,7 +138,8 @@ describe('pnpm start (server.ts) on a fresh data dir', () => {
     child.stderr?.on('data', (chunk) => {
       output += chunk;
     });
-    const deadline = Date.now() + 60_000;
+    // A fresh PGlite initialises, migrates and seeds before listening: over a minute on a loaded 2-core machine.
+    const deadline = Date.now() + 150_000;
     while (!/listening on (http:\/\/\S+)/.test(output) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -152,5 +153,5 @@ describe('pnpm start (server.ts) on a fresh data dir', () => {
     const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  }, 90_000);
+  }, 180_000);
 });

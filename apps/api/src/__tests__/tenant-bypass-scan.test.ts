@@ -27,7 +27,10 @@ describe('tenant-bypass scanner', () => {
         'plugins/auth.ts',
         'plugins/kill-switch.ts',
         'services/first-admin.ts',
+        // Bulk sends: one client unit of work per client.
+        'services/bulk-requests.ts',
         // The delivery worker: claims across tenants (unsafe-claims), then one client unit per message.
+        'services/delivery/recurring-scheduler.ts',
         'services/delivery/reminder-scheduler.ts',
         'services/delivery/unsafe-claims.ts',
         'services/delivery/worker.ts',

@@ -62,6 +62,7 @@ interface Victim {
   /** Staff (named with the marker) who downloaded the contact's file: the access log's entry. */
   viewerName: string;
   viewerId: string;
+  scheduleId: string;
 }
 
 interface Attacker {
@@ -233,6 +234,22 @@ async function buildVictim(): Promise<Victim> {
   await ok(call('POST', `/api/clients/${clientId}/requests/${request.id}/resend`, admin));
   const rotatedLinkToken = await t.linkForRequest(request.id);
 
+  // A recurring schedule of the victim's (its id is a probe parameter).
+  const template = await ok(
+    call('POST', '/api/templates', admin, { name: `${REQUEST_MARKER} template`, items: [{ label: 'Monthly statement' }] }),
+    201,
+  );
+  const schedule = await ok(
+    call('POST', `/api/clients/${clientId}/recurring-schedules`, admin, {
+      templateId: template.json.id,
+      contactId: contact.json.id,
+      frequency: 'monthly',
+      dayOfMonth: 5,
+      cycleKind: 'bookkeeping',
+    }),
+    201,
+  );
+
   // Staff assigned to the victim, whose session the runbook revokes.
   const victimStaff = await createStaff('victim', clientId);
   await ok(call('GET', `/api/clients/${clientId}`, victimStaff.headers));
@@ -263,6 +280,7 @@ async function buildVictim(): Promise<Victim> {
     revokedStaffToken: victimStaff.token,
     viewerName: `${REQUEST_MARKER}-viewer staff`,
     viewerId: viewer.id,
+    scheduleId: schedule.json.id,
   };
 }
 
@@ -314,6 +332,7 @@ function forbiddenValues(v: Victim): { all: ForbiddenValue[]; sibling: Forbidden
   const clientLevel: ForbiddenValue[] = [
     { label: 'victim marker', value: MARKER },
     { label: 'victim client id', value: v.clientId },
+    { label: 'victim recurring schedule id', value: v.scheduleId },
     { label: 'victim cycle id', value: v.cycleId },
     { label: 'sibling contact id', value: v.siblingContactId },
     { label: 'sibling request id', value: v.siblingRequestId },
@@ -388,6 +407,7 @@ function buildFixture(): ProbeFixture {
       contactId: victim.contactId,
       staffUserId: victim.staffUserId,
       actorId: victim.contactId,
+      scheduleId: victim.scheduleId,
     },
     actors,
   };
@@ -406,6 +426,7 @@ async function victimRows(): Promise<string> {
       ({ tokenHash: _minted, linkExchangedAt: _used, ...rest }) => rest,
     ),
     messages: await p.outboxMessage.findMany({ where, orderBy: { id: 'asc' } }),
+    schedules: await p.recurringSchedule.findMany({ where, orderBy: { id: 'asc' } }),
     items: await p.requestItem.findMany({ where, orderBy: { id: 'asc' } }),
     files: await p.file.findMany({ where, orderBy: { id: 'asc' } }),
   };

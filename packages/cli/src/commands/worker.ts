@@ -22,18 +22,20 @@ export function registerWorkerCommands(program: Command, io: Io) {
     .command('worker')
     .description('deliver the outbox (magic links, reminders, staff digests) as a separate process')
     .option('--once', 'deliver everything due now, print a summary and exit')
+    .option('--json', 'with --once, print the summary as JSON')
     .addHelpText(
       'after',
       '\nRuns until SIGINT/SIGTERM. Set SPADE_DELIVERY_WORKER=off on the API instances when you run it.\n' +
         'SMTP_URL chooses the relay (unset: the outbox folder under SPADE_DATA_DIR). See docs/delivery.md.\n\n' +
         'Example:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/spade SMTP_URL=smtp://user:pass@relay:587 pnpm spade worker',
     )
-    .action(async (options: { once?: boolean }) => {
+    .action(async (options: { once?: boolean; json?: boolean }) => {
       const { runWorker } = (await import(pathToFileURL(WORKER_ENTRY).href)) as { runWorker: RunWorker };
       const until = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await runWorker({ env: io.env, once: options.once === true, out: io.out, until });
+      const report = await runWorker({ env: io.env, once: options.once === true, out: options.json ? () => undefined : io.out, until });
+      if (options.json && report) io.out(JSON.stringify(report));
     });
 }

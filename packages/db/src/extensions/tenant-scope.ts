@@ -20,6 +20,7 @@ export const TENANT_MODELS: Readonly<Record<string, 'clientId' | 'id'>> = Object
   ContactSession: 'clientId',
   AuditEvent: 'clientId',
   OutboxMessage: 'clientId',
+  RecurringSchedule: 'clientId',
 });
 
 /** Firm-wide models hold no tenant's data; a scoped client may reach them unchanged. */
@@ -29,6 +30,7 @@ export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set([
   'RouteKillSwitch',
   'RequestTemplate',
   'FirmSetting',
+  'BulkJob',
 ]);
 
 /** Fields whose value is a JSON document rather than a nested write. */

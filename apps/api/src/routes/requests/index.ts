@@ -1,9 +1,11 @@
+import { hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
+import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actors.ts';
@@ -245,7 +247,14 @@ const MessageView = Type.Object(
   { additionalProperties: false },
 );
 /** What staff see of a link's and a request's delivery history: replays, reminders, failures. */
-const DELIVERY_EVENT_TYPES = ['magic_link.replayed', 'magic_link.requested', 'reminder.sent', 'reminder.stopped', 'message.failed'];
+const DELIVERY_EVENT_TYPES = [
+  'magic_link.handed_over',
+  'magic_link.replayed',
+  'magic_link.requested',
+  'reminder.sent',
+  'reminder.stopped',
+  'message.failed',
+];
 const DeliveryEvent = Type.Object(
   { eventType: Type.String(), occurredAt: Timestamp, data: Type.Record(Type.String(), Type.Unknown()) },
   { additionalProperties: false },
@@ -258,12 +267,6 @@ const ReviewBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-interface TemplateItem {
-  label: string;
-  description?: string | null;
-  required?: boolean;
-}
 
 const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
@@ -302,51 +305,21 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
             max: request.body.reminders.max,
             startDaysBeforeDue: request.body.reminders.startDaysBeforeDue ?? null,
           }
-        : {
-            everyDays: template?.reminderEveryDays ?? null,
-            max: template?.reminderMax ?? 0,
-            startDaysBeforeDue: template?.reminderStartDaysBeforeDue ?? null,
-          };
-      const now = new Date();
-      const created = await db.cycleRequest.create({
-        data: {
-          clientId,
-          cycleId,
-          contactId,
-          // No link yet: the delivery worker mints it when it sends the mail.
-          tokenHash: null,
-          expiresAt: new Date(now.getTime() + (expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs)),
-          message,
-          createdBy: staffActor(request).staffUserId,
-          sentAt: now,
-          templateId: template?.id ?? null,
-          reminderEveryDays: cadence.everyDays,
-          reminderMax: cadence.max,
-          reminderStartDaysBeforeDue: cadence.startDaysBeforeDue,
-          nextReminderAt: firstReminderAt(cadence, now, cycle.dueDate),
-        },
-        select: REQUEST_COLUMNS,
-      });
-      await db.requestItem.createMany({
-        data: items.map((item, position) => ({
-          clientId,
-          cycleRequestId: created.id,
-          position,
-          label: item.label,
-          description: item.description ?? null,
-          required: item.required ?? true,
-        })),
-      });
-      const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
-      // Same unit of work: the mail is queued if and only if the request commits.
-      const queued = await enqueueContactMessage(db, {
+        : cadenceOf(template);
+      const { requestId, outboxId } = await createDocumentRequest(db, {
         clientId,
-        cycleRequestId: created.id,
-        contactId,
-        to: contact.email,
-        kind: 'magic_link',
+        cycle: { id: cycle.id, dueDate: cycle.dueDate },
+        contact,
+        items,
+        message,
+        expiresInMs: expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs,
+        cadence,
+        templateId: template?.id ?? null,
+        createdBy: staffActor(request).staffUserId,
         reason: 'request_created',
       });
+      const created = await db.cycleRequest.findUniqueOrThrow({ where: { id: requestId }, select: REQUEST_COLUMNS });
+      const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
       await request.auditMany([
         {
           eventType: 'request.created',
@@ -358,7 +331,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
           eventType: 'magic_link.created',
           entityType: 'cycle_request',
           entityId: created.id,
-          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId: queued.id },
+          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId },
         },
       ]);
       return reply.code(201).send({ ...requestView(created), items: itemRows.map(itemView) });
@@ -637,6 +610,48 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         data: { ...body },
       });
       return { ...requestView(updated), itemCount };
+    },
+  );
+
+  app.post(
+    '/api/clients/:clientId/requests/:requestId/handover-link',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        operationId: 'createHandoverLink',
+        summary: 'Mint a link to hand over by phone (audited)',
+        params: RequestParams,
+        response: {
+          200: Type.Object({ url: Type.String(), expiresAt: Timestamp }, { additionalProperties: false }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      // The one response that carries a link: an explicit, audited staff action for handing a
+      // link over by phone or in person. It replaces the current link, like any new link.
+      const db = tenantDb(request);
+      const found = await db.cycleRequest.findUnique({
+        where: { id: request.params.requestId },
+        select: { id: true, status: true, contactId: true, expiresAt: true },
+      });
+      if (!found) throw notFound();
+      if (found.status !== 'open' || found.expiresAt <= new Date()) throw new AppError('conflict', 'This request is not open');
+      const contact = await db.contact.findFirst({ where: { id: found.contactId, deletedAt: null }, select: { id: true } });
+      if (!contact) throw new AppError('conflict', "This request's contact has been removed");
+      const token = newToken('magicLink');
+      await db.cycleRequest.updateMany({
+        where: { id: found.id },
+        data: { tokenHash: hashToken(token), linkExchangedAt: null, updatedAt: new Date() },
+      });
+      await request.audit({
+        eventType: 'magic_link.handed_over',
+        entityType: 'cycle_request',
+        entityId: found.id,
+        data: { contactId: found.contactId, staffUserId: staffActor(request).staffUserId },
+      });
+      reply.header('cache-control', 'no-store');
+      return { url: `${config.publicBaseUrl}/portal#token=${token}`, expiresAt: found.expiresAt.toISOString() };
     },
   );
 

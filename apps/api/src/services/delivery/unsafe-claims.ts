@@ -29,3 +29,10 @@ export async function unsafeDueReminders(db: Database, limit: number): Promise<{
     SELECT client_id, cycle_request_id FROM spade_unsafe_due_reminders(${limit}::int)`;
   return rows.map((row) => ({ clientId: row.client_id, cycleRequestId: row.cycle_request_id }));
 }
+
+/** Recurring schedules whose next run is due (today or earlier in Singapore). */
+export async function unsafeDueSchedules(db: Database, limit: number): Promise<{ clientId: string; scheduleId: string }[]> {
+  const rows = await db.prisma.$queryRaw<{ client_id: string; schedule_id: string }[]>`
+    SELECT client_id, schedule_id FROM spade_unsafe_due_schedules(${limit}::int)`;
+  return rows.map((row) => ({ clientId: row.client_id, scheduleId: row.schedule_id }));
+}

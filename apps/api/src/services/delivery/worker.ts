@@ -3,12 +3,14 @@ import { type Database, hashToken, inClientUnitOfWork, newToken, type ScopedTx }
 import type { Config } from '../../config.ts';
 import type { AuditEventType } from '../../plugins/audit.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
+import { runRecurringScheduler } from './recurring-scheduler.ts';
 import { runReminderScheduler } from './reminder-scheduler.ts';
 import { type RenderedBody, renderMagicLinkMail, renderReminderMail, renderStaffDigestMail } from './render.ts';
 import { type ClaimedMessage, unsafeClaimDueMessages } from './unsafe-claims.ts';
 
 /**
- * The delivery worker: claims due outbox rows (several workers never claim the same row),
+ * The delivery worker: runs the recurring and reminder schedulers (which queue messages),
+ * then claims due outbox rows (several workers never claim the same row),
  * renders each in its own client's unit of work — minting the magic link there, so the
  * token exists only in the mail — sends it, and records the outcome: `sent` with the
  * provider's id, or a retry with exponential backoff, or `failed` after the last attempt
@@ -32,6 +34,8 @@ export interface RunReport {
   failed: number;
   cancelled: number;
   reminders: number;
+  /** Requests created by recurring schedules. */
+  recurring: number;
 }
 
 export interface DeliveryWorker {
@@ -241,7 +245,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   }
 
   async function runOnce(): Promise<RunReport> {
-    const report: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0 };
+    const report: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0 };
+    report.recurring = await runRecurringScheduler({ db, config });
     report.reminders = await runReminderScheduler({ db, now: now() });
     const claims = await unsafeClaimDueMessages(db, id, batchSize, mail.leaseMs);
     report.claimed = claims.length;
@@ -263,7 +268,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const tick = () => {
     running = runOnce()
       .then((report) => {
-        if (report.claimed > 0 || report.reminders > 0) log.info({ worker: id, ...report }, 'delivery pass');
+        if (report.claimed > 0 || report.reminders > 0 || report.recurring > 0) log.info({ worker: id, ...report }, 'delivery pass');
         // A full batch: more may be due right away.
         return report.claimed >= batchSize;
       })
@@ -281,7 +286,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     id,
     runOnce,
     async drain(maxPasses = 100) {
-      const total: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0 };
+      const total: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0 };
       for (let pass = 0; pass < maxPasses; pass++) {
         const report = await runOnce();
         for (const key of Object.keys(total) as (keyof RunReport)[]) total[key] += report[key];

@@ -1,0 +1,186 @@
+import type { Database } from '@breezycorp/db';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Config } from '../../config.ts';
+import { AppError, notFound } from '../../errors.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { type BulkJobInput, type BulkResult, type CycleKind, runBulkJob } from '../../services/bulk-requests.ts';
+import { staffActor } from '../../tenancy/actors.ts';
+import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+
+/**
+ * Bulk sends (staff-only): one template to a chosen list of clients, or to every client the
+ * staff member serves. The POST checks the actor may act for every listed client (an
+ * unknown or foreign one is simply not found), records the job and answers 202 with its id;
+ * the job then runs in this process, one client unit of work per client
+ * (services/bulk-requests.ts). GET polls its progress; the per-client outcome is shown once
+ * the job has finished, to whoever started it (or an admin), and audited per client.
+ */
+const CycleKindSchema = Type.Union(
+  ['bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other'].map((k) => Type.Literal(k)),
+);
+const DateOnly = Type.String({ format: 'date' });
+const StartBody = Type.Object(
+  {
+    templateId: Uuid,
+    clientIds: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: 2_000, uniqueItems: true })),
+    allMyClients: Type.Optional(Type.Literal(true)),
+    cycle: Type.Object(
+      {
+        kind: CycleKindSchema,
+        period: Type.String({ minLength: 1, maxLength: 40 }),
+        title: Type.String({ minLength: 1, maxLength: 200 }),
+        dueDate: Type.Optional(DateOnly),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+const JobView = Type.Object(
+  {
+    id: Uuid,
+    status: Type.Union([Type.Literal('running'), Type.Literal('finished')]),
+    total: Type.Integer(),
+    done: Type.Integer(),
+    failed: Type.Integer(),
+    createdAt: Timestamp,
+    finishedAt: NullableTimestamp,
+    results: Type.Union([
+      Type.Array(
+        Type.Object(
+          {
+            clientId: Uuid,
+            outcome: Type.Union([Type.Literal('created'), Type.Literal('failed')]),
+            requestId: Type.Optional(Uuid),
+            error: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      Type.Null(),
+    ]),
+  },
+  { additionalProperties: false },
+);
+
+const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+  const running = new Set<Promise<unknown>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(running);
+  });
+
+  app.post(
+    '/api/bulk-requests',
+    {
+      config: { routeScope: 'staff-only' },
+      schema: {
+        operationId: 'createBulkRequests',
+        summary: 'Send a template to many clients (a job, one unit of work per client)',
+        body: StartBody,
+        response: { 202: Type.Object({ jobId: Uuid, total: Type.Integer() }, { additionalProperties: false }), ...errors },
+      },
+      // Started once the job row has committed and the answer is out.
+      onResponse: async (request, reply) => {
+        const job = (request as { bulkJob?: BulkJobInput }).bulkJob;
+        if (!job || reply.statusCode !== 202) return;
+        const run = runBulkJob(db, config, job, request.log)
+          .catch((error: unknown) => request.log.error({ err: error, bulkJobId: job.jobId }, 'bulk send stopped'))
+          .finally(() => running.delete(run));
+        running.add(run);
+      },
+    },
+    async (request, reply) => {
+      const actor = staffActor(request);
+      const tx = firmDb(request);
+      const { templateId, clientIds, allMyClients, cycle } = request.body;
+      if ((clientIds === undefined) === (allMyClients === undefined)) {
+        throw new AppError('validation_failed', 'Give either clientIds or allMyClients');
+      }
+      const template = await tx.requestTemplate.findFirst({ where: { id: templateId, archivedAt: null }, select: { id: true } });
+      if (!template) throw notFound();
+      let targets: string[];
+      if (allMyClients) {
+        targets =
+          actor.role === 'admin'
+            ? (await tx.client.findMany({ where: { status: 'active' }, select: { id: true }, orderBy: { name: 'asc' } })).map((c) => c.id)
+            : [...actor.clientIds];
+      } else {
+        targets = clientIds as string[];
+        // The unit of work admits exactly the actor's clients (admins: all): a client it cannot see is not found.
+        const visible = await tx.client.count({ where: { id: { in: targets } } });
+        if (visible !== targets.length) throw notFound();
+      }
+      const job = await tx.bulkJob.create({
+        data: { createdBy: actor.staffUserId, templateId, total: targets.length },
+        select: { id: true },
+      });
+      await request.audit({
+        eventType: 'bulk_request.started',
+        entityType: 'bulk_job',
+        entityId: job.id,
+        clientId: null,
+        data: { templateId, clients: targets.length, period: cycle.period },
+      });
+      (request as { bulkJob?: BulkJobInput }).bulkJob = {
+        jobId: job.id,
+        templateId,
+        clientIds: targets,
+        cycle: {
+          kind: cycle.kind as CycleKind,
+          period: cycle.period,
+          title: cycle.title,
+          dueDate: cycle.dueDate ? new Date(`${cycle.dueDate}T00:00:00Z`) : null,
+        },
+        createdBy: actor.staffUserId,
+        httpRequestId: request.id,
+      };
+      return reply.code(202).send({ jobId: job.id, total: targets.length });
+    },
+  );
+
+  app.get(
+    '/api/bulk-requests/:jobId',
+    {
+      config: { routeScope: 'staff-only' },
+      schema: {
+        operationId: 'getBulkRequestJob',
+        summary: 'Progress and per-client results of a bulk send',
+        params: Type.Object({ jobId: Uuid }, { additionalProperties: false }),
+        response: { 200: JobView, ...errors },
+      },
+    },
+    async (request) => {
+      const actor = staffActor(request);
+      const job = await firmDb(request).bulkJob.findUnique({ where: { id: request.params.jobId } });
+      if (!job || (actor.role !== 'admin' && job.createdBy !== actor.staffUserId)) throw notFound();
+      let results: BulkResult[] | null = null;
+      if (job.status === 'finished') {
+        // Only clients the reader may still see (an assignment may have ended since).
+        const visible = actor.role === 'admin' ? null : new Set(actor.clientIds);
+        results = (job.results as unknown as BulkResult[]).filter((r) => !visible || visible.has(r.clientId));
+        await request.auditMany(
+          results.map((r) => ({
+            eventType: 'cross_tenant_read',
+            entityType: 'bulk_job',
+            entityId: job.id,
+            clientId: r.clientId,
+            data: { via: 'bulk_job.results' },
+          })),
+        );
+      }
+      return {
+        id: job.id,
+        status: job.status as 'running' | 'finished',
+        total: job.total,
+        done: job.done,
+        failed: job.failed,
+        createdAt: job.createdAt.toISOString(),
+        finishedAt: iso(job.finishedAt),
+        results,
+      };
+    },
+  );
+};
+
+export default bulkRequests;

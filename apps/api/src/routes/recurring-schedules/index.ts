@@ -1,0 +1,167 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError, notFound } from '../../errors.ts';
+import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { firstRunOnOrAfter } from '../../services/recurring.ts';
+import { staffActor } from '../../tenancy/actors.ts';
+import { errors, iso, isoDate, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+
+/**
+ * A client's recurring requests: a template sent to one of its contacts every month,
+ * quarter or year on day D (1–28). The delivery worker's scheduler creates each period's
+ * cycle and request on the day (services/delivery/recurring-scheduler.ts).
+ */
+const Frequency = Type.Union([Type.Literal('monthly'), Type.Literal('quarterly'), Type.Literal('yearly')]);
+const CycleKind = Type.Union(['bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other'].map((k) => Type.Literal(k)));
+const DateOnly = Type.String({ format: 'date' });
+const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+const ScheduleParams = Type.Object({ clientId: Uuid, scheduleId: Uuid }, { additionalProperties: false });
+const CreateBody = Type.Object(
+  {
+    templateId: Uuid,
+    contactId: Uuid,
+    frequency: Frequency,
+    dayOfMonth: Type.Integer({ minimum: 1, maximum: 28 }),
+    cycleKind: CycleKind,
+    /** The first run is the first day D on or after this date (default: today). */
+    startOn: Type.Optional(DateOnly),
+  },
+  { additionalProperties: false },
+);
+const ScheduleView = Type.Object(
+  {
+    id: Uuid,
+    clientId: Uuid,
+    templateId: Uuid,
+    contactId: Uuid,
+    frequency: Type.String(),
+    dayOfMonth: Type.Integer(),
+    cycleKind: Type.String(),
+    nextRunOn: DateOnly,
+    lastPeriod: Type.Union([Type.String(), Type.Null()]),
+    cancelledAt: NullableTimestamp,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+type ScheduleRow = {
+  id: string;
+  clientId: string;
+  templateId: string;
+  contactId: string;
+  frequency: string;
+  dayOfMonth: number;
+  cycleKind: string;
+  nextRunOn: Date;
+  lastPeriod: string | null;
+  cancelledAt: Date | null;
+  createdAt: Date;
+};
+const scheduleView = (s: ScheduleRow) => ({
+  id: s.id,
+  clientId: s.clientId,
+  templateId: s.templateId,
+  contactId: s.contactId,
+  frequency: s.frequency,
+  dayOfMonth: s.dayOfMonth,
+  cycleKind: s.cycleKind,
+  nextRunOn: isoDate(s.nextRunOn) as string,
+  lastPeriod: s.lastPeriod,
+  cancelledAt: iso(s.cancelledAt),
+  createdAt: s.createdAt.toISOString(),
+});
+
+/** Today's date in Singapore, as a UTC midnight. */
+function singaporeToday(): Date {
+  const sg = new Date(Date.now() + 8 * 3_600_000);
+  return new Date(Date.UTC(sg.getUTCFullYear(), sg.getUTCMonth(), sg.getUTCDate()));
+}
+
+const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/api/clients/:clientId/recurring-schedules',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        operationId: 'createRecurringSchedule',
+        summary: 'Create a recurring request schedule for a client',
+        params: ClientParams,
+        body: CreateBody,
+        response: { 201: ScheduleView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const db = tenantDb(request);
+      const body = request.body;
+      const contact = await db.contact.findFirst({ where: { id: body.contactId, deletedAt: null }, select: { id: true } });
+      if (!contact) throw notFound();
+      const template = await db.requestTemplate.findFirst({ where: { id: body.templateId, archivedAt: null }, select: { id: true } });
+      if (!template) throw notFound();
+      const from = body.startOn ? new Date(`${body.startOn}T00:00:00Z`) : singaporeToday();
+      if (Number.isNaN(from.getTime())) throw new AppError('validation_failed', 'startOn is not a date');
+      const created = await db.recurringSchedule.create({
+        data: {
+          clientId: request.params.clientId,
+          templateId: template.id,
+          contactId: contact.id,
+          frequency: body.frequency,
+          dayOfMonth: body.dayOfMonth,
+          cycleKind: body.cycleKind,
+          nextRunOn: firstRunOnOrAfter(from, body.dayOfMonth),
+          createdBy: staffActor(request).staffUserId,
+        },
+      });
+      await request.audit({
+        eventType: 'recurring_schedule.created',
+        entityType: 'recurring_schedule',
+        entityId: created.id,
+        data: { templateId: template.id, contactId: contact.id, frequency: body.frequency, dayOfMonth: body.dayOfMonth },
+      });
+      return reply.code(201).send(scheduleView(created));
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/recurring-schedules',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        operationId: 'listRecurringSchedules',
+        summary: "List a client's recurring request schedules",
+        params: ClientParams,
+        response: { 200: Type.Object({ schedules: Type.Array(ScheduleView) }, { additionalProperties: false }), ...errors },
+      },
+    },
+    async (request) => {
+      const rows = await tenantDb(request).recurringSchedule.findMany({ orderBy: { createdAt: 'asc' }, take: 500 });
+      return { schedules: rows.map(scheduleView) };
+    },
+  );
+
+  app.post(
+    '/api/clients/:clientId/recurring-schedules/:scheduleId/cancel',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        operationId: 'cancelRecurringSchedule',
+        summary: 'Stop a recurring request schedule',
+        params: ScheduleParams,
+        response: { 200: ScheduleView, ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const { count } = await db.recurringSchedule.updateMany({
+        where: { id: request.params.scheduleId, cancelledAt: null },
+        data: { cancelledAt: new Date(), updatedAt: new Date() },
+      });
+      if (count === 0) throw notFound();
+      const row = await db.recurringSchedule.findUniqueOrThrow({ where: { id: request.params.scheduleId } });
+      await request.audit({ eventType: 'recurring_schedule.cancelled', entityType: 'recurring_schedule', entityId: row.id });
+      return scheduleView(row);
+    },
+  );
+};
+
+export default recurringSchedules;
