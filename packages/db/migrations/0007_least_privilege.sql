@@ -45,26 +45,30 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO spade_firm_admin;
 
--- Revoke spade_admin from spade_app, whoever granted it. Best effort: a migrator of another
--- database in this cluster may grant it again (0001), which is why spade_admin sees nothing
--- any more; the API's boot check refuses membership of any role a policy names.
+-- Revoke spade_admin from spade_app (0001 granted it) and from spade_admin_login (an
+-- earlier draft of this file did), whoever granted it. Best effort: a migrator of another
+-- database in this cluster may grant it again, which is why spade_admin sees nothing any
+-- more; the API's boot check refuses membership of any role a policy names.
 DO $$
 DECLARE
+  who text;
   g record;
 BEGIN
-  BEGIN
-    REVOKE spade_admin FROM spade_app;
-  EXCEPTION WHEN OTHERS THEN
-    NULL;
-  END;
-  FOR g IN SELECT m.grantor::regrole::text AS grantor FROM pg_auth_members m
-            WHERE m.roleid = 'spade_admin'::regrole AND m.member = 'spade_app'::regrole
-  LOOP
+  FOREACH who IN ARRAY ARRAY['spade_app', 'spade_admin_login'] LOOP
     BEGIN
-      EXECUTE format('REVOKE spade_admin FROM spade_app GRANTED BY %s', g.grantor);
+      EXECUTE format('REVOKE spade_admin FROM %I', who);
     EXCEPTION WHEN OTHERS THEN
       NULL;
     END;
+    FOR g IN SELECT m.grantor::regrole::text AS grantor FROM pg_auth_members m
+              WHERE m.roleid = 'spade_admin'::regrole AND m.member = who::regrole
+    LOOP
+      BEGIN
+        EXECUTE format('REVOKE spade_admin FROM %I GRANTED BY %s', who, g.grantor);
+      EXCEPTION WHEN OTHERS THEN
+        NULL;
+      END;
+    END LOOP;
   END LOOP;
 END
 $$;

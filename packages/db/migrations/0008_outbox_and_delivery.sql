@@ -81,12 +81,12 @@ ALTER TABLE outbox_messages FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON outbox_messages
   USING (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]))
   WITH CHECK (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]));
-CREATE POLICY admin_all ON outbox_messages TO spade_admin USING (true) WITH CHECK (true);
+CREATE POLICY admin_all ON outbox_messages TO spade_firm_admin USING (true) WITH CHECK (true);
 
 GRANT SELECT, INSERT, UPDATE ON outbox_messages TO spade_app;
-GRANT SELECT ON outbox_messages TO spade_admin;
+GRANT SELECT ON outbox_messages TO spade_firm_admin;
 GRANT SELECT ON request_templates TO spade_app;
-GRANT SELECT, INSERT, UPDATE ON request_templates TO spade_admin;
+GRANT SELECT, INSERT, UPDATE ON request_templates TO spade_firm_admin;
 GRANT SELECT ON request_templates TO spade_definer;
 
 -- Resolving a link now also says whether it was already exchanged, so a second exchange
@@ -187,7 +187,7 @@ CREATE TABLE bulk_jobs (
   created_at   timestamptz NOT NULL DEFAULT now(),
   finished_at  timestamptz
 );
-GRANT SELECT, INSERT, UPDATE ON bulk_jobs TO spade_app, spade_admin;
+GRANT SELECT, INSERT, UPDATE ON bulk_jobs TO spade_app, spade_firm_admin;
 
 -- Recurring requests: per client, a template sent to a contact every month, quarter or year
 -- on day D. The scheduler takes a due schedule with a compare-and-set on next_run_on, in the
@@ -216,9 +216,9 @@ ALTER TABLE recurring_schedules FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON recurring_schedules
   USING (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]))
   WITH CHECK (client_id = ANY (string_to_array(NULLIF((SELECT current_setting('app.client_ids', true)), ''), ',')::uuid[]));
-CREATE POLICY admin_all ON recurring_schedules TO spade_admin USING (true) WITH CHECK (true);
+CREATE POLICY admin_all ON recurring_schedules TO spade_firm_admin USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, UPDATE ON recurring_schedules TO spade_app;
-GRANT SELECT ON recurring_schedules TO spade_admin;
+GRANT SELECT ON recurring_schedules TO spade_firm_admin;
 
 -- The recurring scheduler's scan (operations work across tenants): ids of due schedules.
 CREATE FUNCTION spade_unsafe_due_schedules(p_limit integer)
@@ -246,3 +246,9 @@ ALTER FUNCTION spade_open_requests_for_email(text) OWNER TO spade_definer;
 ALTER FUNCTION spade_unsafe_claim_outbox(text, integer, integer) OWNER TO spade_definer;
 ALTER FUNCTION spade_unsafe_due_reminders(integer) OWNER TO spade_definer;
 ALTER FUNCTION spade_unsafe_due_schedules(integer) OWNER TO spade_definer;
+
+-- 0007 made spade_app's (and spade_firm_admin's) SELECT on cycle_requests column by column,
+-- so that token_hash stays unreadable: the columns added above are granted the same way.
+GRANT SELECT (link_exchanged_at, template_id, reminder_every_days, reminder_max, reminder_start_days_before_due,
+  reminders_sent, next_reminder_at, reminders_paused_until, reminders_stopped_reason, staff_notified_at)
+  ON cycle_requests TO spade_app, spade_firm_admin;

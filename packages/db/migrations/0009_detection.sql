@@ -341,7 +341,7 @@ CREATE FUNCTION spade_finish_alert_delivery(p_alert_id uuid, p_status text, p_er
 -- The API reads which tenants are frozen and which ids are decoys; it writes digests, alerts
 -- and incidents only through the functions above, never directly. Audit rows stay
 -- insert-only for spade_app (0002) and the app has no privilege at all on digests.
-GRANT SELECT ON tenant_freezes, decoy_entities TO spade_app, spade_admin;
+GRANT SELECT ON tenant_freezes, decoy_entities TO spade_app, spade_firm_admin;
 -- The SECURITY DEFINER functions are owned by spade_definer (BYPASSRLS, NOLOGIN), which gets
 -- exactly what their fixed bodies need. (The trigger function is executable by spade_app only
 -- because every definer is; called directly it errors: trigger functions run only as triggers.)

@@ -752,7 +752,8 @@ describe('B. named attacks', () => {
     });
 
     it("a contact's access log names the staff who downloaded their file (name, action, time) and nothing else", async () => {
-      const own = bearer(await exchange(victim.rotatedLinkToken));
+      // Links work once: each session here comes from a freshly minted link.
+      const own = bearer(await exchange(await freshLink(victim.requestId)));
       const log = await call('GET', `/api/portal/clients/${victim.clientId}/access-log`, own);
       expect(log.status, log.body).toBe(200);
       expect(log.json.files).toEqual([
@@ -770,7 +771,7 @@ describe('B. named attacks', () => {
       const sibling = await call(
         'GET',
         `/api/portal/clients/${victim.clientId}/access-log`,
-        bearer(await exchange(victim.siblingLinkToken)),
+        bearer(await exchange(await freshLink(victim.siblingRequestId))),
       );
       expect(sibling.status).toBe(200);
       expect(sibling.json.files).toEqual([]);
