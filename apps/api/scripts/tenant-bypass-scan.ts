@@ -15,13 +15,16 @@ import ts from 'typescript';
  * The allowed exceptions are this explicit list; `--list` prints it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  rawSql: ['services/token-lookups.ts'],
+  rawSql: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts'],
   basePrisma: [
     'plugins/unit-of-work.ts',
     'plugins/audit.ts',
     'plugins/auth.ts',
     'plugins/kill-switch.ts',
     'services/first-admin.ts',
+    'services/delivery/reminder-scheduler.ts',
+    'services/delivery/unsafe-claims.ts',
+    'services/delivery/worker.ts',
     'services/magic-links.ts',
     'services/runtime-role.ts',
     'services/token-lookups.ts',
@@ -37,6 +40,7 @@ const UNSCOPED_OPENERS = new Set([
   'beginUnitOfWork',
   'beginClientUnitOfWork',
   'inUnitOfWork',
+  'inClientUnitOfWork',
   'applyTenantContext',
   'ADMIN_CONTEXT',
   'PrismaClient',

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import audit from './plugins/audit.ts';
 import auth from './plugins/auth.ts';
+import delivery from './plugins/delivery.ts';
 import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import inputBoundary from './plugins/input-boundary.ts';
 import killSwitch from './plugins/kill-switch.ts';
@@ -19,8 +20,7 @@ import scopeEnforcer from './plugins/scope-enforcer.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
 import uploads from './plugins/uploads.ts';
 import routes from './routes/index.ts';
-import type { Mailer } from './services/mailer.ts';
-import { outboxMailer } from './services/mailer.ts';
+import type { MailTransport } from './services/mail-transport.ts';
 import { assertRuntimeRole } from './services/runtime-role.ts';
 import { ALL_LAYERS_ON, type IsolationLayers } from './tenancy/layers.ts';
 
@@ -32,7 +32,8 @@ export interface AppDeps {
   layers?: Partial<IsolationLayers>;
   /** Tests only: accept a runtime role that bypasses RLS (to prove the other layers without layer 4). */
   unsafeSkipRuntimeRoleCheck?: boolean;
-  mailer?: Mailer;
+  /** Where the delivery worker sends mail; default from config (SMTP_URL, else the outbox folder). */
+  mailTransport?: MailTransport;
   /** Extra routes registered after the product's (tests use it for deliberately broken routes). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   logger?: boolean | object;
@@ -98,7 +99,8 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(requireClientScope, { layers });
   await app.register(uploads, { config });
   if (layers.responseGuard) await app.register(responseGuard);
-  await app.register(routes, { config, db: deps.db, mailer: deps.mailer ?? outboxMailer(config.outboxDir) });
+  await app.register(delivery, { db: deps.db, config, transport: deps.mailTransport });
+  await app.register(routes, { config, db: deps.db });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);
   await app.ready();
   return app;

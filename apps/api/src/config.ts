@@ -36,6 +36,30 @@ export interface Config {
   logLevel: string;
   logFile: string | null;
   killSwitchPollMs: number;
+  mail: MailConfig;
+}
+
+/** Outgoing mail and its delivery worker (docs/delivery.md). */
+export interface MailConfig {
+  /** SMTP_URL (smtp:// or smtps://, auth in the URL); null → the outbox folder under the data dir. */
+  smtpUrl: string | null;
+  smtpTlsRejectUnauthorized: boolean;
+  smtpTimeoutMs: number;
+  /** The sender: the firm's name as display name, SPADE_MAIL_FROM as address. */
+  firmName: string;
+  fromAddress: string;
+  /** Where each message's stable Message-ID lives: `<outbox-id@domain>`. */
+  messageIdDomain: string;
+  /** 'in-process' (default): the API delivers; 'off': a separate `pnpm spade worker` does. */
+  worker: 'in-process' | 'off';
+  pollMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  leaseMs: number;
+  /** "Email me a new link": at most this many per address per hour (and per IP per minute below). */
+  newLinkPerAddressPerHour: number;
+  newLinkPerIpPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +135,20 @@ export function parseConfig(env: Env = process.env): Config {
     };
   }
   const port = int(env, 'PORT', 3000, 0);
+  const smtpUrl = env.SMTP_URL || null;
+  if (smtpUrl) {
+    let protocol: string;
+    try {
+      protocol = new URL(smtpUrl).protocol;
+    } catch {
+      throw new ConfigError('SMTP_URL is not a valid URL');
+    }
+    if (protocol !== 'smtp:' && protocol !== 'smtps:') throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
+  }
+  const fromAddress = env.SPADE_MAIL_FROM || 'portal@spade.localhost';
+  if (!/^[^@\s<>]+@[^@\s<>]+$/.test(fromAddress)) throw new ConfigError('SPADE_MAIL_FROM must be a bare address (name@domain)');
+  const worker = env.SPADE_DELIVERY_WORKER || 'in-process';
+  if (worker !== 'in-process' && worker !== 'off') throw new ConfigError('SPADE_DELIVERY_WORKER must be "in-process" or "off"');
   return {
     port,
     host: env.HOST || '127.0.0.1',
@@ -146,5 +184,21 @@ export function parseConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     logFile: env.SPADE_LOG_FILE || null,
     killSwitchPollMs: int(env, 'SPADE_KILL_SWITCH_POLL_MS', 5_000),
+    mail: {
+      smtpUrl,
+      smtpTlsRejectUnauthorized: env.SMTP_TLS_REJECT_UNAUTHORIZED !== 'false',
+      smtpTimeoutMs: int(env, 'SMTP_TIMEOUT_MS', 15_000),
+      firmName: env.SPADE_FIRM_NAME || 'Spade',
+      fromAddress,
+      messageIdDomain: fromAddress.split('@')[1] as string,
+      worker,
+      pollMs: int(env, 'SPADE_DELIVERY_POLL_MS', 2_000),
+      maxAttempts: int(env, 'SPADE_MAIL_MAX_ATTEMPTS', 8),
+      retryBaseMs: int(env, 'SPADE_MAIL_RETRY_BASE_MS', 30_000),
+      retryCapMs: int(env, 'SPADE_MAIL_RETRY_CAP_MS', 3_600_000),
+      leaseMs: int(env, 'SPADE_MAIL_LEASE_MS', 120_000),
+      newLinkPerAddressPerHour: int(env, 'SPADE_NEW_LINK_PER_ADDRESS_PER_HOUR', 3),
+      newLinkPerIpPerMinute: int(env, 'SPADE_NEW_LINK_PER_IP_PER_MINUTE', 5),
+    },
   };
 }

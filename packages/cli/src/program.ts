@@ -7,6 +7,7 @@ import { registerEvidenceCommands } from './commands/evidence.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
 import { registerRouteCommands } from './commands/routes.ts';
 import { registerStaffCommands } from './commands/staff.ts';
+import { registerWorkerCommands } from './commands/worker.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, type Io } from './io.ts';
 
 export function buildProgram(io: Io): Command {
@@ -27,6 +28,7 @@ export function buildProgram(io: Io): Command {
   registerRouteCommands(program, io);
   registerDisclosureCommands(program, io);
   registerStaffCommands(program, io);
+  registerWorkerCommands(program, io);
   return program;
 }
 

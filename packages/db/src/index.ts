@@ -37,6 +37,7 @@ export {
 export {
   beginClientUnitOfWork,
   beginUnitOfWork,
+  inClientUnitOfWork,
   inUnitOfWork,
   type ScopedPrisma,
   type ScopedTx,

@@ -126,6 +126,20 @@ export async function seedDemo(prisma: BasePrisma, options: { storageDir: string
         },
       });
       magicLinks.push({ clientName: c.name, contactEmail: c.contact.email, requestId, token });
+      // The demo link is printed, not mailed: its outbox row records it as delivered by hand.
+      await tx.outboxMessage.create({
+        data: {
+          clientId: c.id,
+          kind: 'magic_link',
+          reason: 'seed',
+          cycleRequestId: requestId,
+          contactId: c.contact.id,
+          toAddress: c.contact.email,
+          status: 'sent',
+          attempts: 0,
+          sentAt: new Date(),
+        },
+      });
       const labels = ['Bank statements (October)', 'Sales invoices', 'Purchase receipts'];
       for (const [position, label] of labels.entries()) {
         const itemId = demoId(c.id, `item:${position}`);

@@ -180,3 +180,25 @@ export async function verifyAdminContext(prisma: BasePrisma): Promise<void> {
     throw new TenantContextError(`admin units of work run as ${JSON.stringify(seen[0]?.role ?? null)}, not spade_admin`);
   }
 }
+
+/**
+ * Runs `fn` in one client's unit of work — RLS and the tenant-scope extension both confine
+ * it — committing on success, rolling back on any error. Background work (the delivery
+ * worker, schedulers, bulk sends) uses it, one client per unit, never two.
+ */
+export async function inClientUnitOfWork<T>(
+  prisma: BasePrisma,
+  clientId: string,
+  fn: (tx: ScopedTx) => Promise<T>,
+  options: UnitOfWorkOptions = {},
+): Promise<T> {
+  const unit = await beginClientUnitOfWork(prisma, clientId, options);
+  try {
+    const result = await fn(unit.tx);
+    await unit.commit();
+    return result;
+  } catch (error) {
+    await unit.rollback();
+    throw error;
+  }
+}

@@ -17,7 +17,9 @@ const DESIGN_TABLES = [
   'incident_evidence',
   'incident_timeline_entries',
   'incidents',
+  'outbox_messages',
   'request_items',
+  'request_templates',
   'route_kill_switches',
   'staff_client_assignments',
   'staff_sessions',
@@ -77,6 +79,7 @@ describe('migrate', () => {
       '0004_incidents',
       '0005_resolve_staff_session',
       '0007_least_privilege',
+      '0008_outbox_and_delivery',
     ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);

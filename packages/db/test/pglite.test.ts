@@ -71,6 +71,7 @@ describe('the embedded PGlite database', () => {
       '0004_incidents',
       '0005_resolve_staff_session',
       '0007_least_privilege',
+      '0008_outbox_and_delivery',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -120,6 +121,7 @@ describe('the embedded PGlite database', () => {
       '0004_incidents',
       '0005_resolve_staff_session',
       '0007_least_privilege',
+      '0008_outbox_and_delivery',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.

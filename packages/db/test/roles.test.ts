@@ -23,6 +23,7 @@ const TENANT_TABLES: Record<string, 'client_id' | 'id'> = {
   files: 'client_id',
   contact_sessions: 'client_id',
   audit_events: 'client_id',
+  outbox_messages: 'client_id',
 };
 
 const INSUFFICIENT_PRIVILEGE = '42501';
@@ -224,7 +225,9 @@ describe('row-level security as spade_app', () => {
       [DEMO.clients.borneo],
     );
     const resolved = await app.query('SELECT * FROM spade_resolve_magic_link($1)', [rows[0]!.token_hash]);
-    expect(resolved.rows).toEqual([{ cycle_request_id: rows[0]!.id, client_id: DEMO.clients.borneo, contact_id: expect.any(String) }]);
+    expect(resolved.rows).toEqual([
+      { cycle_request_id: rows[0]!.id, client_id: DEMO.clients.borneo, contact_id: expect.any(String), exchanged: false },
+    ]);
     expect((await app.query('SELECT * FROM spade_resolve_magic_link($1)', [hashToken('not a token')])).rowCount).toBe(0);
   });
 });

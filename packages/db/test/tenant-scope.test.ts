@@ -230,7 +230,7 @@ describe('scopeOperation (pure)', () => {
     }
 
     it('are exactly the models without a tenant column, and every tenant model is known', () => {
-      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['RouteKillSwitch', 'StaffSession', 'StaffUser']);
+      expect([...FIRM_WIDE_MODELS].sort()).toEqual(['RequestTemplate', 'RouteKillSwitch', 'StaffSession', 'StaffUser']);
       expect(Object.keys(TENANT_MODELS).sort()).toEqual([
         'AuditEvent',
         'Client',
@@ -239,6 +239,7 @@ describe('scopeOperation (pure)', () => {
         'Cycle',
         'CycleRequest',
         'File',
+        'OutboxMessage',
         'RequestItem',
         'StaffClientAssignment',
       ]);

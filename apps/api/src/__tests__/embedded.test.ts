@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Database, DEMO, migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
-import { parseConfig } from '../config.ts';
+import { type Config, parseConfig } from '../config.ts';
 import { login } from './support/test-app.ts';
 
 /**
@@ -17,9 +17,12 @@ let dataDir: string;
 let db: Database;
 let app: App;
 let seed: SeedReport;
+let config: Config;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'spade-embedded-'));
-  const config = parseConfig({ SPADE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SPADE_LOGIN_PER_MINUTE: '1000' });
+  // The default delivery worker runs in this process and polls (no LISTEN on PGlite); quickly here.
+  config = parseConfig({ SPADE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SPADE_LOGIN_PER_MINUTE: '1000', SPADE_DELIVERY_POLL_MS: '100' });
+  expect(config.mail.worker).toBe('in-process');
   expect(config.database.kind).toBe('pglite');
   db = await openDatabase(config.database);
   await db.withSql((sql) => migrate(sql));
@@ -75,6 +78,42 @@ describe('the embedded PGlite default', () => {
     });
     expect(portal.statusCode, portal.body).toBe(200);
     expect(portal.body).toContain('Bank statements');
+  });
+});
+
+describe('delivery on the embedded default', () => {
+  it('the in-process worker polls the outbox and writes the mail to the outbox folder; its link opens the portal once', async () => {
+    const staff = await login(app, DEMO.staff.staff);
+    const cycle = await db.prisma.cycle.findFirstOrThrow({ where: { clientId: DEMO.clients.acme } });
+    const created = await app.inject({
+      method: 'POST',
+      url: `/api/clients/${DEMO.clients.acme}/cycles/${cycle.id}/requests`,
+      headers: staff.headers,
+      payload: { contactId: '00000000-0000-4000-8000-00000000a002', items: [{ label: 'PGlite receipts' }] },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.body).not.toContain('mlk_');
+    // Nobody calls the worker: it finds the row by itself.
+    const deadline = Date.now() + 15_000;
+    let mail: { text: string; messageId: string } | undefined;
+    while (!mail && Date.now() < deadline) {
+      const files = await readdir(config.outboxDir).catch(() => [] as string[]);
+      for (const file of files) {
+        const parsed = JSON.parse(await readFile(path.join(config.outboxDir, file), 'utf8')) as { text: string; messageId: string };
+        if (parsed.text.includes('PGlite receipts')) mail = parsed;
+      }
+      if (!mail) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(mail).toBeDefined();
+    const token = /#token=(mlk_[A-Za-z0-9_-]{43})/.exec(mail?.text ?? '')?.[1];
+    expect(token).toBeDefined();
+    const first = await app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token } });
+    expect(first.statusCode, first.body).toBe(200);
+    const second = await app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token } });
+    expect(second.statusCode).toBe(401);
+    const row = await db.prisma.outboxMessage.findFirstOrThrow({ where: { cycleRequestId: created.json<{ id: string }>().id } });
+    expect(row).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(mail?.messageId).toBe(`<${row.id}@${config.mail.messageIdDomain}>`);
   });
 });
 

@@ -133,10 +133,9 @@ describe('incident drill: a planted leak contained with the spade CLI', () => {
       headers: staff.headers,
       payload: { contactId: '00000000-0000-4000-8000-00000000a002', items: [{ label: 'Receipts' }] },
     });
-    const contactRequest = created.json<{ id: string; magicLink: { token: string } }>();
-    const session = (
-      await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: contactRequest.magicLink.token } })
-    ).json<{
+    const contactRequest = created.json<{ id: string }>();
+    const linkToken = await t.linkForRequest(contactRequest.id);
+    const session = (await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: linkToken } })).json<{
       sessionToken: string;
     }>();
     const contactHeaders = { authorization: `Bearer ${session.sessionToken}` };

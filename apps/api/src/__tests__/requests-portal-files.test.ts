@@ -49,7 +49,10 @@ async function createRequest(labels = ['Bank statements', 'Invoices'], contactId
     message: 'Please upload',
   });
   expect(r.status, r.body).toBe(201);
-  return r.json as { id: string; items: { id: string }[]; magicLink: { token: string; url: string; expiresAt: string } };
+  const created = r.json as { id: string; items: { id: string }[]; expiresAt: string };
+  // The token exists only in the mail: deliver it and read it there, as the contact would.
+  const token = await t.linkForRequest(created.id);
+  return { ...created, magicLink: { token, url: `${t.config.publicBaseUrl}/portal#token=${token}`, expiresAt: created.expiresAt } };
 }
 
 async function exchange(token: string) {
@@ -80,21 +83,36 @@ afterAll(async () => {
 });
 
 describe('document requests (staff)', () => {
-  it('creating a request returns its magic link once, mails it, and stores only the hash', async () => {
-    const created = await createRequest();
-    const { token, url, expiresAt } = created.magicLink;
+  it('creating a request returns no token, queues its mail in the same unit of work, and stores only the hash once sent', async () => {
+    const response = await call('POST', `/api/clients/${ACME}/cycles/${acmeCycle}/requests`, staff, {
+      contactId: ALICE,
+      items: [{ label: 'Bank statements' }, { label: 'Invoices' }],
+      message: 'Please upload',
+    });
+    expect(response.status).toBe(201);
+    expect(response.body).not.toMatch(/mlk_|token/i);
+    const queued = await t.owner.prisma.outboxMessage.findMany({ where: { cycleRequestId: response.json.id } });
+    expect(queued).toMatchObject([{ kind: 'magic_link', reason: 'request_created', status: 'pending', toAddress: 'alice@acme.example' }]);
+    expect((await t.owner.prisma.cycleRequest.findUniqueOrThrow({ where: { id: response.json.id } })).tokenHash).toBeNull();
+
+    const token = await t.linkForRequest(response.json.id);
+    const created = { ...response.json, magicLink: { token } } as { id: string; items: unknown[]; magicLink: { token: string } };
     expect(token).toMatch(/^mlk_[A-Za-z0-9_-]{43}$/);
-    expect(url).toBe(`${t.config.publicBaseUrl}/portal#token=${token}`);
+    const url = `${t.config.publicBaseUrl}/portal#token=${token}`;
     expect(created.items).toHaveLength(2);
     expect(created).not.toHaveProperty('tokenHash');
 
     const row = await t.owner.prisma.cycleRequest.findUniqueOrThrow({ where: { id: created.id } });
     expect(row.tokenHash).toBe(createHash('sha256').update(token).digest('hex'));
-    expect(row.expiresAt.toISOString()).toBe(expiresAt);
-
-    const outbox = await readdir(t.config.outboxDir);
-    const mails = await Promise.all(outbox.map(async (f) => JSON.parse(await readFile(path.join(t.config.outboxDir, f), 'utf8'))));
-    expect(mails.some((m) => m.to === 'alice@acme.example' && m.text.includes(url))).toBe(true);
+    const mail = t.mails.findLast((m) => m.to === 'alice@acme.example');
+    expect(mail?.text).toContain(url);
+    expect(mail?.html).toContain(url);
+    expect(mail?.from).toEqual({ name: t.config.mail.firmName, address: t.config.mail.fromAddress });
+    // Nothing of the token is at rest: not in the outbox row, not anywhere in the request row.
+    const sentRow = await t.owner.prisma.outboxMessage.findUniqueOrThrow({ where: { id: queued[0]!.id } });
+    expect(sentRow).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(JSON.stringify(sentRow)).not.toContain(token);
+    expect(JSON.stringify(row)).not.toContain(token);
 
     const read = await call('GET', `/api/clients/${ACME}/requests/${created.id}`, staff);
     expect(read.status).toBe(200);
@@ -248,7 +266,10 @@ describe('magic links and the contact portal', () => {
 
     const resent = await call('POST', `/api/clients/${ACME}/requests/${created.id}/resend`, staff);
     expect(resent.status).toBe(200);
-    const newToken = resent.json.magicLink.token as string;
+    expect(resent.body).not.toMatch(/mlk_|token/i);
+    // Dead at once, before the new mail is even sent.
+    expect((await call('GET', `/api/portal/links/${oldToken}`)).status).toBe(401);
+    const newToken = await t.linkForRequest(created.id);
     expect(newToken).not.toBe(oldToken);
 
     expect((await call('GET', `/api/portal/links/${oldToken}`)).status).toBe(401);

@@ -42,8 +42,9 @@ describe('the suspected-tenant-leak runbook, end to end', () => {
       payload: { contactId: ALICE, items: [{ label: 'Payroll summary' }] },
     });
     expect(created.statusCode, created.body).toBe(201);
-    const request = created.json<{ id: string; magicLink: { token: string } }>();
-    const exchanged = await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: request.magicLink.token } });
+    const request = created.json<{ id: string }>();
+    const token = await t.linkForRequest(request.id);
+    const exchanged = await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token } });
     expect(exchanged.statusCode, exchanged.body).toBe(200);
     const contact = { authorization: `Bearer ${exchanged.json<{ sessionToken: string }>().sessionToken}` };
     const portalUrl = `/api/portal/clients/${ACME}/request`;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type Database, DEMO, openDatabase } from '@breezycorp/db';
+import { type Database, DEMO, hashToken, newToken, openDatabase } from '@breezycorp/db';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
@@ -106,6 +106,17 @@ async function ok(reply: Promise<Reply>, status = 200): Promise<Reply> {
   return r;
 }
 
+/**
+ * A link works once (the first exchange uses it up), so every actor session the probe needs
+ * comes from a freshly minted link — minted here from the owner side, as the delivery
+ * worker does when it sends a mail, to keep the fixture's requests otherwise untouched.
+ */
+async function freshLink(requestId: string): Promise<string> {
+  const token = newToken('magicLink');
+  await t.owner.prisma.cycleRequest.update({ where: { id: requestId }, data: { tokenHash: hashToken(token), linkExchangedAt: null } });
+  return token;
+}
+
 async function exchange(token: string): Promise<string> {
   return (await ok(call('POST', '/api/portal/exchange', {}, { token }))).json.sessionToken as string;
 }
@@ -123,7 +134,8 @@ async function createStaff(label: string, clientId: string): Promise<{ id: strin
 
 async function createRequest(clientId: string, cycleId: string, body: object) {
   const r = await ok(call('POST', `/api/clients/${clientId}/cycles/${cycleId}/requests`, admin, body), 201);
-  return r.json as { id: string; items: { id: string }[]; magicLink: { token: string } };
+  const created = r.json as { id: string; items: { id: string }[] };
+  return { ...created, magicLink: { token: await t.linkForRequest(created.id) } };
 }
 
 /** The runbook's containment SQL, aimed at one row so the rest of the fixture keeps working. */
@@ -211,7 +223,8 @@ async function buildVictim(): Promise<Victim> {
   await expireRequest(expiring.id);
 
   // The victim request's link is rotated (resend): the session opened before must die.
-  const resent = await ok(call('POST', `/api/clients/${clientId}/requests/${request.id}/resend`, admin));
+  await ok(call('POST', `/api/clients/${clientId}/requests/${request.id}/resend`, admin));
+  const rotatedLinkToken = await t.linkForRequest(request.id);
 
   // Staff assigned to the victim, whose session the runbook revokes.
   const victimStaff = await createStaff('victim', clientId);
@@ -237,7 +250,7 @@ async function buildVictim(): Promise<Victim> {
     expiredLinkToken: expiring.magicLink.token,
     expiredSessionToken: expiredSession,
     originalLinkToken: request.magicLink.token,
-    rotatedLinkToken: resent.json.magicLink.token,
+    rotatedLinkToken,
     rotatedSessionToken: victimSession,
     staffUserId: victimStaff.id,
     revokedStaffToken: victimStaff.token,
@@ -302,14 +315,14 @@ function forbiddenValues(v: Victim): { all: ForbiddenValue[]; sibling: Forbidden
 }
 
 function buildFixture(): ProbeFixture {
-  const fresh = (token: string) => async () => bearer(await exchange(token));
+  const fresh = (requestId: string) => async () => bearer(await exchange(await freshLink(requestId)));
   const actors: ProbeActor[] = [
     {
       name: 'other-client contact',
       kind: 'contact',
       refusal: 404,
       homeClientId: attacker.clientId,
-      headers: fresh(attacker.linkToken),
+      headers: fresh(attacker.requestId),
       forbidden: forbiddenAll,
     },
     {
@@ -325,7 +338,7 @@ function buildFixture(): ProbeFixture {
       kind: 'contact',
       refusal: 404,
       homeClientId: victim.clientId,
-      headers: fresh(victim.siblingLinkToken),
+      headers: fresh(victim.siblingRequestId),
       forbidden: forbiddenToSibling,
     },
     { name: 'anonymous', kind: 'anonymous', refusal: 401, homeClientId: null, headers: async () => ({}), forbidden: forbiddenAll },
@@ -379,7 +392,11 @@ async function victimRows(): Promise<string> {
     client: await p.client.findUnique({ where: { id: victim.clientId } }),
     contacts: await p.contact.findMany({ where, orderBy: { id: 'asc' } }),
     cycles: await p.cycle.findMany({ where, orderBy: { id: 'asc' } }),
-    requests: await p.cycleRequest.findMany({ where, orderBy: { id: 'asc' } }),
+    // The link columns change legitimately: the probe mints a fresh link per actor session.
+    requests: (await p.cycleRequest.findMany({ where, orderBy: { id: 'asc' } })).map(
+      ({ tokenHash: _minted, linkExchangedAt: _used, ...rest }) => rest,
+    ),
+    messages: await p.outboxMessage.findMany({ where, orderBy: { id: 'asc' } }),
     items: await p.requestItem.findMany({ where, orderBy: { id: 'asc' } }),
     files: await p.file.findMany({ where, orderBy: { id: 'asc' } }),
   };
@@ -518,7 +535,7 @@ describe('B. named attacks', () => {
     });
 
     it("a contact of client A cannot read client B's record", async () => {
-      expectRefused(await call('GET', `/api/clients/${victim.clientId}`, bearer(await exchange(attacker.linkToken))));
+      expectRefused(await call('GET', `/api/clients/${victim.clientId}`, bearer(await exchange(await freshLink(attacker.requestId)))));
     });
   });
 
@@ -611,7 +628,7 @@ describe('B. named attacks', () => {
     });
 
     it("contact cannot read another request's items of the same client", async () => {
-      const sibling = bearer(await exchange(victim.siblingLinkToken));
+      const sibling = bearer(await exchange(await freshLink(victim.siblingRequestId)));
       const own = await call('GET', `/api/portal/clients/${victim.clientId}/request`, sibling);
       expect(own.status).toBe(200);
       expect(own.json.id).toBe(victim.siblingRequestId);
@@ -628,7 +645,7 @@ describe('B. named attacks', () => {
 
   describe('files', () => {
     it("contact of client A cannot download client B's file by id", async () => {
-      const session = bearer(await exchange(attacker.linkToken));
+      const session = bearer(await exchange(await freshLink(attacker.requestId)));
       for (const fileId of [victim.contactFileId, victim.staffFileId]) {
         // B's URL, A's own URL (the IDOR form), and the staff route.
         expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/files/${fileId}/download`, session));
@@ -662,7 +679,7 @@ describe('B. named attacks', () => {
     });
 
     it("contact cannot list or download another request's files of the same client", async () => {
-      const sibling = bearer(await exchange(victim.siblingLinkToken));
+      const sibling = bearer(await exchange(await freshLink(victim.siblingRequestId)));
       const listed = await call('GET', `/api/portal/clients/${victim.clientId}/files`, sibling);
       expect(listed.status).toBe(200);
       expect(listed.json.files).toEqual([]);
@@ -676,7 +693,7 @@ describe('B. named attacks', () => {
 
   describe('portal', () => {
     it("contact of client A cannot open client B's portal or upload to B's item", async () => {
-      const session = bearer(await exchange(attacker.linkToken));
+      const session = bearer(await exchange(await freshLink(attacker.requestId)));
       expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/request`, session));
       expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/files`, session));
       expectRefused(await call('POST', `/api/portal/clients/${victim.clientId}/logout`, session));
@@ -691,7 +708,7 @@ describe('B. named attacks', () => {
     });
 
     it('a contact cannot use the staff API of their own client', async () => {
-      const sibling = bearer(await exchange(victim.siblingLinkToken));
+      const sibling = bearer(await exchange(await freshLink(victim.siblingRequestId)));
       for (const url of [
         `/api/clients/${victim.clientId}`,
         `/api/clients/${victim.clientId}/contacts`,
@@ -765,12 +782,12 @@ describe('B. named attacks', () => {
       const request = await createRequest(victim.clientId, victim.cycleId, { contactId: victim.contactId, items: [{ label: 'rotating' }] });
       const session = bearer(await exchange(request.magicLink.token));
       expect((await call('GET', `/api/portal/clients/${victim.clientId}/request`, session)).status).toBe(200);
-      const resent = await ok(call('POST', `/api/clients/${victim.clientId}/requests/${request.id}/resend`, admin));
+      await ok(call('POST', `/api/clients/${victim.clientId}/requests/${request.id}/resend`, admin));
       expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/request`, session), 401);
       expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/files`, session), 401);
       expectRefused(await call('POST', '/api/portal/exchange', {}, { token: request.magicLink.token }), 401);
       // Only the new link opens a session.
-      const fresh = bearer(await exchange(resent.json.magicLink.token));
+      const fresh = bearer(await exchange(await t.linkForRequest(request.id)));
       expect((await call('GET', `/api/portal/clients/${victim.clientId}/request`, fresh)).status).toBe(200);
     });
 

@@ -2,7 +2,6 @@ import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.ts';
 import { requireOperationNames } from '../plugins/openapi.ts';
-import type { Mailer } from '../services/mailer.ts';
 import audit from './audit/index.ts';
 import auth from './auth/index.ts';
 import clients from './clients/index.ts';
@@ -13,11 +12,11 @@ import health from './health.ts';
 import portal from './portal/index.ts';
 import requests from './requests/index.ts';
 import staff from './staff/index.ts';
+import templates from './templates/index.ts';
 
 export interface RouteDeps {
   config: Config;
   db: Database;
-  mailer: Mailer;
 }
 
 /** Every resource, one folder each. Each route declares its routeScope in its own file. */
@@ -31,7 +30,8 @@ const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   await app.register(contacts);
   await app.register(staff);
   await app.register(audit);
-  await app.register(requests, { config: deps.config, mailer: deps.mailer });
+  await app.register(requests, { config: deps.config });
+  await app.register(templates);
   await app.register(files, { config: deps.config });
   await app.register(portal, { config: deps.config, db: deps.db });
 };

@@ -1,12 +1,14 @@
-import { clientContext, type Database, hashToken, inUnitOfWork, isTokenOf, newToken, type TxClient } from '@breezycorp/db';
+import { clientContext, type Database, hashToken, inClientUnitOfWork, inUnitOfWork, isTokenOf, newToken } from '@breezycorp/db';
 import type { AuditEventType } from '../plugins/audit.ts';
-import { type MagicLinkIds, resolveMagicLink } from './token-lookups.ts';
+import { enqueueContactMessage } from './outbox.ts';
+import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagicLink } from './token-lookups.ts';
 
 /**
  * Magic links are resolved before their tenant is known: the token hash goes through
  * `spade_resolve_magic_link` (token-lookups.ts, a SECURITY DEFINER function returning only
  * the ids needed, DESIGN.md §4). Everything after it runs in a unit of work confined to the
- * client it returned. Tokens are never logged and never stored: only their SHA-256 is.
+ * client it returned. Tokens are never logged and never stored: only their SHA-256 is, and
+ * the token itself exists only in the mail the delivery worker sent (services/delivery).
  */
 
 type ResolvedLink = MagicLinkIds;
@@ -18,39 +20,18 @@ async function resolveLink(db: Database, token: string): Promise<ResolvedLink | 
 }
 
 /**
- * Re-reads the request inside the client's own unit of work: the link must still be this
- * request's current one, open, unexpired, and its contact not deleted — so a rotation or
- * expiry racing the lookup above still ends in a refusal. spade_app cannot read token_hash,
- * so "still the current link" is asked of the same SECURITY DEFINER resolver, in this transaction.
+ * Is this link usable right now? Reads only: opening a link (mail scanners do) changes
+ * nothing. A link already exchanged is not usable: it answers like any bad link.
  */
-async function liveRequest(tx: TxClient, link: ResolvedLink, tokenHash: string) {
-  const again = await resolveMagicLink({ tx }, tokenHash);
-  if (again?.cycleRequestId !== link.cycleRequestId || again.clientId !== link.clientId || again.contactId !== link.contactId) {
-    return null;
-  }
-  const request = await tx.cycleRequest.findFirst({
-    where: {
-      clientId: link.clientId,
-      id: link.cycleRequestId,
-      contactId: link.contactId,
-      status: 'open',
-      expiresAt: { gt: new Date() },
-    },
-    select: { id: true, expiresAt: true },
-  });
-  if (!request) return null;
-  const contact = await tx.contact.findFirst({
-    where: { clientId: link.clientId, id: link.contactId, deletedAt: null },
-    select: { id: true },
-  });
-  return contact ? request : null;
-}
-
-/** Is this link usable right now? Reads only: opening a link (mail scanners do) changes nothing. */
 export async function inspectMagicLink(db: Database, token: string): Promise<{ expiresAt: Date } | null> {
   const link = await resolveLink(db, token);
-  if (!link) return null;
-  const request = await inUnitOfWork(db.prisma, clientContext(link.clientId), (tx) => liveRequest(tx, link, hashToken(token)));
+  if (!link || link.exchanged) return null;
+  const request = await inUnitOfWork(db.prisma, clientContext(link.clientId), (tx) =>
+    tx.cycleRequest.findFirst({
+      where: { clientId: link.clientId, id: link.cycleRequestId, status: 'open', expiresAt: { gt: new Date() } },
+      select: { expiresAt: true },
+    }),
+  );
   return request ? { expiresAt: request.expiresAt } : null;
 }
 
@@ -64,28 +45,56 @@ export interface ContactSessionGrant {
   expiresAt: Date;
 }
 
+export type ExchangeOutcome = { kind: 'granted'; grant: ContactSessionGrant } | { kind: 'replayed' } | { kind: 'invalid' };
+
 /**
- * Exchanges a magic link for a contact session bound to that contact and that request.
- * The session and its `magic_link.exchanged` audit event are written in one unit of work
- * confined to the link's client; `null` for every kind of bad link, with nothing written.
+ * Exchanges a magic link, once, for a contact session bound to that contact and that
+ * request. Marking the link used, the session and its `magic_link.exchanged` event are one
+ * unit of work confined to the link's client. A link presented again (a forwarded or stolen
+ * mail, or a second tab) is refused like any bad link and recorded as `magic_link.replayed`
+ * on the request, where staff see it. Every other bad link writes nothing here.
  */
 export async function exchangeMagicLink(
   db: Database,
   token: string,
-  options: { sessionTtlMs: number; httpRequestId: string },
-): Promise<ContactSessionGrant | null> {
+  options: { sessionTtlMs: number; httpRequestId: string; ip: string },
+): Promise<ExchangeOutcome> {
   const link = await resolveLink(db, token);
-  if (!link) return null;
-  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx) => {
-    const request = await liveRequest(tx, link, hashToken(token));
-    if (!request) return null;
+  if (!link) return { kind: 'invalid' };
+  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx): Promise<ExchangeOutcome> => {
+    const consumed = await consumeMagicLink(tx, hashToken(token));
+    if (!consumed) {
+      if (!link.exchanged) {
+        // Used by a concurrent exchange between the lookup and now: that is a replay too.
+        const still = await tx.cycleRequest.findFirst({
+          where: { clientId: link.clientId, id: link.cycleRequestId, linkExchangedAt: { not: null } },
+          select: { id: true },
+        });
+        if (!still) return { kind: 'invalid' };
+      }
+      await tx.auditEvent.createMany({
+        data: [
+          {
+            eventType: 'magic_link.replayed' satisfies AuditEventType,
+            actorType: 'anonymous',
+            actorId: null,
+            clientId: link.clientId,
+            entityType: 'cycle_request',
+            entityId: link.cycleRequestId,
+            requestId: options.httpRequestId,
+            eventDataJson: { contactId: link.contactId, ip: options.ip },
+          },
+        ],
+      });
+      return { kind: 'replayed' };
+    }
     const sessionToken = newToken('contact');
-    const expiresAt = new Date(Math.min(Date.now() + options.sessionTtlMs, request.expiresAt.getTime()));
+    const expiresAt = new Date(Math.min(Date.now() + options.sessionTtlMs, consumed.expiresAt.getTime()));
     const session = await tx.contactSession.create({
       data: {
-        clientId: link.clientId,
-        contactId: link.contactId,
-        cycleRequestId: link.cycleRequestId,
+        clientId: consumed.clientId,
+        contactId: consumed.contactId,
+        cycleRequestId: consumed.cycleRequestId,
         tokenHash: hashToken(sessionToken),
         expiresAt,
       },
@@ -96,22 +105,74 @@ export async function exchangeMagicLink(
         {
           eventType: 'magic_link.exchanged' satisfies AuditEventType,
           actorType: 'contact',
-          actorId: link.contactId,
-          clientId: link.clientId,
+          actorId: consumed.contactId,
+          clientId: consumed.clientId,
           entityType: 'cycle_request',
-          entityId: link.cycleRequestId,
+          entityId: consumed.cycleRequestId,
           requestId: options.httpRequestId,
           eventDataJson: { contactSessionId: session.id, sessionExpiresAt: expiresAt.toISOString() },
         },
       ],
     });
     return {
-      clientId: link.clientId,
-      cycleRequestId: link.cycleRequestId,
-      contactId: link.contactId,
-      sessionId: session.id,
-      sessionToken,
-      expiresAt,
+      kind: 'granted',
+      grant: {
+        clientId: consumed.clientId,
+        cycleRequestId: consumed.cycleRequestId,
+        contactId: consumed.contactId,
+        sessionId: session.id,
+        sessionToken,
+        expiresAt,
+      },
     };
   });
+}
+
+/**
+ * "Email me a new link": for each open request of this address (across clients, ids only
+ * from a SECURITY DEFINER lookup), queue a fresh link in that client's own unit of work —
+ * at most `perAddressPerHour` per contact, counted in the outbox so the limit holds across
+ * API instances. Returns nothing: the caller answers the same whatever happened here.
+ */
+export async function requestNewLink(
+  db: Database,
+  email: string,
+  options: { perAddressPerHour: number; httpRequestId: string; ip: string },
+): Promise<void> {
+  const address = email.trim();
+  if (!/^[^@\s]+@[^@\s]+$/.test(address)) return;
+  for (const ids of await openRequestsForEmail(db, address)) {
+    await inClientUnitOfWork(db.prisma, ids.clientId, async (tx) => {
+      const contact = await tx.contact.findFirst({ where: { id: ids.contactId, deletedAt: null }, select: { email: true } });
+      if (!contact) return;
+      const recent = await tx.outboxMessage.count({
+        where: { contactId: ids.contactId, reason: 'self_service', createdAt: { gt: new Date(Date.now() - 3_600_000) } },
+      });
+      const limited = recent >= options.perAddressPerHour;
+      const queued = limited
+        ? null
+        : await enqueueContactMessage(tx, {
+            clientId: ids.clientId,
+            cycleRequestId: ids.cycleRequestId,
+            contactId: ids.contactId,
+            to: contact.email,
+            kind: 'magic_link',
+            reason: 'self_service',
+          });
+      await tx.auditEvent.createMany({
+        data: [
+          {
+            eventType: 'magic_link.requested' satisfies AuditEventType,
+            actorType: 'anonymous',
+            actorId: null,
+            clientId: ids.clientId,
+            entityType: 'cycle_request',
+            entityId: ids.cycleRequestId,
+            requestId: options.httpRequestId,
+            eventDataJson: { contactId: ids.contactId, ip: options.ip, limited, ...(queued && { outboxId: queued.id }) },
+          },
+        ],
+      });
+    });
+  }
 }

@@ -19,10 +19,11 @@ export const TENANT_MODELS: Readonly<Record<string, 'clientId' | 'id'>> = Object
   File: 'clientId',
   ContactSession: 'clientId',
   AuditEvent: 'clientId',
+  OutboxMessage: 'clientId',
 });
 
 /** Firm-wide models hold no tenant's data; a scoped client may reach them unchanged. */
-export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set(['StaffUser', 'StaffSession', 'RouteKillSwitch']);
+export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set(['StaffUser', 'StaffSession', 'RouteKillSwitch', 'RequestTemplate']);
 
 /** Fields whose value is a JSON document rather than a nested write. */
 const JSON_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = { AuditEvent: new Set(['eventDataJson']) };

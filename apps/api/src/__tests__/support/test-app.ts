@@ -6,6 +6,7 @@ import { createMigratedDatabase, type TestDatabase } from '@breezycorp/db/testin
 import type { FastifyInstance } from 'fastify';
 import { type App, type AppDeps, buildApp } from '../../app.ts';
 import { type Config, parseConfig } from '../../config.ts';
+import { type MailTransport, memoryTransport, type OutgoingMail } from '../../services/mail-transport.ts';
 
 export interface TestApp {
   app: App;
@@ -18,7 +19,22 @@ export interface TestApp {
   owner: Database;
   testDb: TestDatabase;
   dataDir: string;
+  /** Every mail the delivery worker sent (unless the test handed in its own transport). */
+  mails: OutgoingMail[];
+  /** Runs the delivery worker until nothing is due (the in-process poller is off in tests). */
+  deliver(): Promise<void>;
+  /** Delivers, then returns the token of the newest link mailed to `email`. */
+  linkFor(email: string): Promise<string>;
+  /** Delivers, then returns the token of the newest link mailed for this request. */
+  linkForRequest(requestId: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The magic-link token in a mail's text (the only place it exists). */
+export function tokenInMail(mail: OutgoingMail): string {
+  const match = /#token=(mlk_[A-Za-z0-9_-]{43})/.exec(mail.text);
+  if (!match) throw new Error(`no link in the mail "${mail.subject}"`);
+  return match[1] as string;
 }
 
 /**
@@ -32,6 +48,8 @@ export async function createTestApp(
     seed?: boolean;
     /** 'config': log as configured (LOG_LEVEL, SPADE_LOG_FILE) instead of silently. */
     logger?: 'config';
+    /** Where mail goes; default: kept in memory (`mails`). */
+    mailTransport?: MailTransport;
   } = {},
 ): Promise<TestApp> {
   const testDb = await createMigratedDatabase();
@@ -42,14 +60,23 @@ export async function createTestApp(
     LOG_LEVEL: 'silent',
     SPADE_LOGIN_PER_MINUTE: '100000',
     SPADE_EXCHANGE_PER_MINUTE: '100000',
+    // Tests drive the worker themselves (deliver()), so nothing is sent behind their back.
+    SPADE_DELIVERY_WORKER: 'off',
     ...options.env,
   });
   if (options.seed !== false) await seedDemo(testDb.owner.prisma, { storageDir: config.storageDir });
   const db = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: 8 });
   const adminDb = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 4 });
+  const memory = memoryTransport();
   const deps: AppDeps = options.logger === 'config' ? { db, adminDb } : { db, adminDb, logger: false };
+  // With SMTP_URL set and no transport handed in, the app sends through SMTP as configured.
+  if (options.mailTransport) deps.mailTransport = options.mailTransport;
+  else if (!config.mail.smtpUrl) deps.mailTransport = memory;
   if (options.extraRoutes) deps.extraRoutes = options.extraRoutes;
   const app = await buildApp(config, deps);
+  const deliver = async () => {
+    await app.delivery.drain();
+  };
   return {
     app,
     config,
@@ -58,6 +85,27 @@ export async function createTestApp(
     owner: testDb.owner,
     testDb,
     dataDir,
+    mails: memory.sent,
+    deliver,
+    async linkFor(email) {
+      await deliver();
+      const mail = memory.sent.findLast((m) => m.to.toLowerCase() === email.toLowerCase() && /#token=/.test(m.text));
+      if (!mail) throw new Error(`no link was mailed to ${email}`);
+      return tokenInMail(mail);
+    },
+    async linkForRequest(requestId) {
+      await deliver();
+      const rows = await testDb.owner.prisma.outboxMessage.findMany({
+        where: { cycleRequestId: requestId, kind: { in: ['magic_link', 'reminder'] }, status: 'sent' },
+        orderBy: { sentAt: 'desc' },
+        select: { id: true },
+      });
+      for (const row of rows) {
+        const mail = memory.sent.findLast((m) => m.messageId.startsWith(`<${row.id}@`));
+        if (mail) return tokenInMail(mail);
+      }
+      throw new Error(`no link was mailed for request ${requestId}`);
+    },
     async close() {
       await app.close();
       await db.close();

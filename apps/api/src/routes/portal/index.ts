@@ -1,4 +1,4 @@
-import type { Database } from '@breezycorp/db';
+import type { Database, ScopedTx } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -7,7 +7,9 @@ import { AppError, notFound } from '../../errors.ts';
 import { CONTACT_COOKIE, csrfTokenFor } from '../../plugins/auth.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
-import { exchangeMagicLink, inspectMagicLink } from '../../services/magic-links.ts';
+import { exchangeMagicLink, inspectMagicLink, requestNewLink } from '../../services/magic-links.ts';
+import { enqueueStaffDigest } from '../../services/outbox.ts';
+import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actors.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
 import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
@@ -64,6 +66,20 @@ function ownUploads(request: FastifyRequest) {
     deletedAt: null,
     item: { cycleRequestId: actor.cycleRequestId },
   };
+}
+
+/**
+ * The upload that completes every required item queues one digest to the client's assigned
+ * staff (not one mail per file), in the upload's unit of work; staff_notified_at makes it once.
+ */
+async function notifyStaffWhenComplete(db: ScopedTx, clientId: string, requestId: string) {
+  const items = await db.requestItem.findMany({ where: { cycleRequestId: requestId }, select: { required: true, status: true } });
+  if (!allRequiredSubmitted(items)) return;
+  const claimed = await db.cycleRequest.updateMany({
+    where: { id: requestId, staffNotifiedAt: null },
+    data: { staffNotifiedAt: new Date() },
+  });
+  if (claimed.count === 1) await enqueueStaffDigest(db, { clientId, cycleRequestId: requestId });
 }
 
 const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
@@ -126,11 +142,14 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request, reply) => {
-      const grant = await exchangeMagicLink(db, request.body.token, {
+      const outcome = await exchangeMagicLink(db, request.body.token, {
         sessionTtlMs: config.contactSessionTtlMs,
         httpRequestId: request.id,
+        ip: request.ip,
       });
-      if (!grant) {
+      // A replay was recorded on the request itself (magic_link.replayed), where staff see it.
+      if (outcome.kind === 'replayed') throw invalidLink();
+      if (outcome.kind === 'invalid') {
         // Neither the token nor its hash goes into the event.
         await request.auditFirmWide({
           eventType: 'magic_link.rejected',
@@ -140,6 +159,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         });
         throw invalidLink();
       }
+      const grant = outcome.grant;
       reply
         .setCookie(CONTACT_COOKIE, grant.sessionToken, {
           httpOnly: true,
@@ -157,6 +177,38 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         csrfToken: csrfTokenFor(grant.sessionToken),
         expiresAt: grant.expiresAt.toISOString(),
       };
+    },
+  );
+
+  app.post(
+    '/api/portal/new-link',
+    {
+      config: {
+        routeScope: 'public',
+        ownTransactions: true,
+        // Per IP here; per address in requestNewLink (counted in the outbox, so across instances).
+        rateLimit: { max: config.mail.newLinkPerIpPerMinute, timeWindow: '1 minute' },
+      },
+      schema: {
+        body: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, { additionalProperties: false }),
+        response: {
+          202: Type.Object({ ok: Type.Literal(true), message: Type.String() }, { additionalProperties: false }),
+          ...publicErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      // Known or not, open request or not, limited or not: one answer, so no address can be probed.
+      await requestNewLink(db, request.body.email, {
+        perAddressPerHour: config.mail.newLinkPerAddressPerHour,
+        httpRequestId: request.id,
+        ip: request.ip,
+      }).catch((error: unknown) => request.log.error({ err: error }, 'new-link request failed'));
+      reply.header('cache-control', 'no-store');
+      return reply.code(202).send({
+        ok: true as const,
+        message: 'If this address has an open request with us, a new link is on its way.',
+      });
     },
   );
 
@@ -239,6 +291,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         uploadedBy: { type: 'contact', id: actor.contactId },
       });
       await db.requestItem.updateMany({ where: { id: item.id }, data: { status: 'submitted', updatedAt: new Date() } });
+      await notifyStaffWhenComplete(db, request.params.clientId, own.id);
       return reply.code(201).send(fileView(row));
     },
   );

@@ -1,13 +1,13 @@
-import { hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
-import type { Mailer } from '../../services/mailer.ts';
+import { messageIdOf } from '../../services/delivery/worker.ts';
+import { enqueueContactMessage } from '../../services/outbox.ts';
+import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actors.ts';
-import { errors, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);
 const ItemStatus = Type.Union([Type.Literal('pending'), Type.Literal('submitted'), Type.Literal('accepted'), Type.Literal('rejected')]);
@@ -21,12 +21,27 @@ export const ItemView = Type.Object(
     position: Type.Integer(),
     label: Type.String(),
     description: Type.Union([Type.String(), Type.Null()]),
+    required: Type.Boolean(),
     status: ItemStatus,
     reviewComment: Type.Union([Type.String(), Type.Null()]),
     reviewedBy: Type.Union([Uuid, Type.Null()]),
     reviewedAt: NullableTimestamp,
     createdAt: Timestamp,
     updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
+const Reminders = Type.Object(
+  {
+    everyDays: NullableInt,
+    max: Type.Integer(),
+    startDaysBeforeDue: NullableInt,
+    sent: Type.Integer(),
+    nextAt: NullableTimestamp,
+    pausedUntil: NullableTimestamp,
+    stoppedReason: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -42,15 +57,17 @@ const requestFields = {
   sentAt: Timestamp,
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  templateId: Type.Union([Uuid, Type.Null()]),
+  /** When the current link was exchanged for a session (a link works once). */
+  linkExchangedAt: NullableTimestamp,
+  reminders: Reminders,
 };
-/** A request as staff see it. Never its token hash: the token exists only in the one response that created it. */
+/**
+ * A request as staff see it. Never a token or its hash: the token is minted by the delivery
+ * worker when the mail goes out and exists only in that mail.
+ */
 const RequestView = Type.Object({ ...requestFields, itemCount: Type.Integer() }, { additionalProperties: false });
 const RequestWithItems = Type.Object({ ...requestFields, items: Type.Array(ItemView) }, { additionalProperties: false });
-const MagicLink = Type.Object({ token: Type.String(), url: Type.String(), expiresAt: Timestamp }, { additionalProperties: false });
-const RequestWithLink = Type.Object(
-  { ...requestFields, items: Type.Array(ItemView), magicLink: MagicLink },
-  { additionalProperties: false },
-);
 
 export type ItemRow = {
   id: string;
@@ -58,6 +75,7 @@ export type ItemRow = {
   position: number;
   label: string;
   description: string | null;
+  required: boolean;
   status: string;
   reviewComment: string | null;
   reviewedBy: string | null;
@@ -77,6 +95,15 @@ type RequestRow = {
   sentAt: Date;
   createdAt: Date;
   updatedAt: Date;
+  templateId: string | null;
+  linkExchangedAt: Date | null;
+  reminderEveryDays: number | null;
+  reminderMax: number;
+  reminderStartDaysBeforeDue: number | null;
+  remindersSent: number;
+  nextReminderAt: Date | null;
+  remindersPausedUntil: Date | null;
+  remindersStoppedReason: string | null;
 };
 
 export function itemView(item: ItemRow) {
@@ -86,6 +113,7 @@ export function itemView(item: ItemRow) {
     position: item.position,
     label: item.label,
     description: item.description,
+    required: item.required,
     status: item.status as ItemStatusValue,
     reviewComment: item.reviewComment,
     reviewedBy: item.reviewedBy,
@@ -107,6 +135,17 @@ function requestView(r: RequestRow) {
     sentAt: r.sentAt.toISOString(),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
+    templateId: r.templateId,
+    linkExchangedAt: iso(r.linkExchangedAt),
+    reminders: {
+      everyDays: r.reminderEveryDays,
+      max: r.reminderMax,
+      startDaysBeforeDue: r.reminderStartDaysBeforeDue,
+      sent: r.remindersSent,
+      nextAt: iso(r.nextReminderAt),
+      pausedUntil: iso(r.remindersPausedUntil),
+      stoppedReason: r.remindersStoppedReason,
+    },
   };
 }
 
@@ -122,22 +161,93 @@ const REQUEST_COLUMNS = {
   sentAt: true,
   createdAt: true,
   updatedAt: true,
+  templateId: true,
+  linkExchangedAt: true,
+  reminderEveryDays: true,
+  reminderMax: true,
+  reminderStartDaysBeforeDue: true,
+  remindersSent: true,
+  nextReminderAt: true,
+  remindersPausedUntil: true,
+  remindersStoppedReason: true,
 } as const;
 
 const CycleParams = Type.Object({ clientId: Uuid, cycleId: Uuid }, { additionalProperties: false });
 const RequestParams = Type.Object({ clientId: Uuid, requestId: Uuid }, { additionalProperties: false });
 const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }, { additionalProperties: false });
 
+const ReminderCadence = Type.Object(
+  {
+    everyDays: Type.Integer({ minimum: 1, maximum: 60 }),
+    max: Type.Integer({ minimum: 0, maximum: 20 }),
+    startDaysBeforeDue: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 60 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
 const CreateBody = Type.Object(
   {
     contactId: Uuid,
-    items: Type.Array(
-      Type.Object({ label: NonBlank(200), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
-      { minItems: 1, maxItems: 50 },
+    /** Copies the template's items, message, expiry and reminder cadence; fields given here win. */
+    templateId: Type.Optional(Uuid),
+    items: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            label: NonBlank(200),
+            description: Type.Optional(Type.String({ maxLength: 2000 })),
+            required: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 50 },
+      ),
     ),
     message: Type.Optional(Type.String({ maxLength: 5000 })),
     expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+    reminders: Type.Optional(ReminderCadence),
   },
+  { additionalProperties: false },
+);
+
+const RemindersBody = Type.Object(
+  {
+    everyDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+    max: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
+    startDaysBeforeDue: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 60 }), Type.Null()])),
+    /** No reminders before this moment; null resumes them. */
+    pausedUntil: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+const MessageView = Type.Object(
+  {
+    id: Uuid,
+    kind: Type.String(),
+    reason: Type.String(),
+    to: Type.String(),
+    status: Type.Union([
+      Type.Literal('pending'),
+      Type.Literal('sending'),
+      Type.Literal('sent'),
+      Type.Literal('failed'),
+      Type.Literal('cancelled'),
+    ]),
+    attempts: Type.Integer(),
+    nextAttemptAt: Timestamp,
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    messageId: Type.String(),
+    providerMessageId: Type.Union([Type.String(), Type.Null()]),
+    sentAt: NullableTimestamp,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+/** What staff see of a link's and a request's delivery history: replays, reminders, failures. */
+const DELIVERY_EVENT_TYPES = ['magic_link.replayed', 'magic_link.requested', 'reminder.sent', 'reminder.stopped', 'message.failed'];
+const DeliveryEvent = Type.Object(
+  { eventType: Type.String(), occurredAt: Timestamp, data: Type.Record(Type.String(), Type.Unknown()) },
   { additionalProperties: false },
 );
 
@@ -149,32 +259,13 @@ const ReviewBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** A fresh magic link: the token leaves the server once, in this response and the mail. */
-function newMagicLink(config: Config, ttlMs: number) {
-  const token = newToken('magicLink');
-  const expiresAt = new Date(Date.now() + ttlMs);
-  return { token, tokenHash: hashToken(token), expiresAt, url: `${config.publicBaseUrl}/portal#token=${token}` };
+interface TemplateItem {
+  label: string;
+  description?: string | null;
+  required?: boolean;
 }
 
-function linkMessage(to: string, url: string, expiresAt: Date, message: string | null) {
-  return {
-    to,
-    subject: 'Documents requested by your accountant',
-    text: [
-      message ?? 'Your accountant has asked you to upload some documents.',
-      '',
-      `Open this link to see the list and upload them: ${url}`,
-      `The link works until ${expiresAt.toISOString()}. Do not forward it: anyone holding it can upload on your behalf.`,
-    ].join('\n'),
-  };
-}
-
-/** Responses carrying a magic link must not be cached anywhere. */
-function noStore(reply: FastifyReply) {
-  reply.header('cache-control', 'no-store');
-}
-
-const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = async (app, { config, mailer }) => {
+const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/cycles/:cycleId/requests',
     {
@@ -184,31 +275,55 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
         summary: 'Send a request (checklist + magic link) to a contact',
         params: CycleParams,
         body: CreateBody,
-        response: { 201: RequestWithLink, ...errors },
+        response: { 201: RequestWithItems, ...errors },
       },
     },
     async (request, reply) => {
       const db = tenantDb(request);
       const { clientId, cycleId } = request.params;
-      const { contactId, items, message, expiresInDays } = request.body;
+      const { contactId, templateId } = request.body;
       // Checked up front: another client's cycle or contact is simply not found (404), never a foreign-key error.
-      const cycle = await db.cycle.findUnique({ where: { id: cycleId }, select: { id: true, status: true } });
+      const cycle = await db.cycle.findUnique({ where: { id: cycleId }, select: { id: true, status: true, dueDate: true } });
       if (!cycle) throw notFound();
       const contact = await db.contact.findFirst({ where: { id: contactId, deletedAt: null }, select: { id: true, email: true } });
       if (!contact) throw notFound();
       if (cycle.status === 'closed') throw new AppError('conflict', 'This cycle is closed');
+      const template = templateId ? await db.requestTemplate.findFirst({ where: { id: templateId, archivedAt: null } }) : null;
+      if (templateId && !template) throw notFound();
 
-      const link = newMagicLink(config, expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs);
+      // A template's fields are copied, not referenced: editing the template later changes no sent request.
+      const items: TemplateItem[] | undefined = request.body.items ?? (template?.items as TemplateItem[] | undefined);
+      if (!items || items.length === 0) throw new AppError('validation_failed', 'Give items, or a template that has them');
+      const message = request.body.message ?? template?.message ?? null;
+      const expiresInDays = request.body.expiresInDays ?? template?.expiresInDays ?? null;
+      const cadence = request.body.reminders
+        ? {
+            everyDays: request.body.reminders.everyDays,
+            max: request.body.reminders.max,
+            startDaysBeforeDue: request.body.reminders.startDaysBeforeDue ?? null,
+          }
+        : {
+            everyDays: template?.reminderEveryDays ?? null,
+            max: template?.reminderMax ?? 0,
+            startDaysBeforeDue: template?.reminderStartDaysBeforeDue ?? null,
+          };
+      const now = new Date();
       const created = await db.cycleRequest.create({
         data: {
           clientId,
           cycleId,
           contactId,
-          tokenHash: link.tokenHash,
-          expiresAt: link.expiresAt,
-          message: message ?? null,
+          // No link yet: the delivery worker mints it when it sends the mail.
+          tokenHash: null,
+          expiresAt: new Date(now.getTime() + (expiresInDays ? expiresInDays * 86_400_000 : config.magicLinkTtlMs)),
+          message,
           createdBy: staffActor(request).staffUserId,
-          sentAt: new Date(),
+          sentAt: now,
+          templateId: template?.id ?? null,
+          reminderEveryDays: cadence.everyDays,
+          reminderMax: cadence.max,
+          reminderStartDaysBeforeDue: cadence.startDaysBeforeDue,
+          nextReminderAt: firstReminderAt(cadence, now, cycle.dueDate),
         },
         select: REQUEST_COLUMNS,
       });
@@ -219,31 +334,34 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
           position,
           label: item.label,
           description: item.description ?? null,
+          required: item.required ?? true,
         })),
       });
       const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
+      // Same unit of work: the mail is queued if and only if the request commits.
+      const queued = await enqueueContactMessage(db, {
+        clientId,
+        cycleRequestId: created.id,
+        contactId,
+        to: contact.email,
+        kind: 'magic_link',
+        reason: 'request_created',
+      });
       await request.auditMany([
         {
           eventType: 'request.created',
           entityType: 'cycle_request',
           entityId: created.id,
-          data: { cycleId, contactId, itemCount: itemRows.length },
+          data: { cycleId, contactId, itemCount: itemRows.length, ...(template && { templateId: template.id }) },
         },
         {
           eventType: 'magic_link.created',
           entityType: 'cycle_request',
           entityId: created.id,
-          data: { contactId, expiresAt: link.expiresAt.toISOString() },
+          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId: queued.id },
         },
       ]);
-      // Last, so a failure to queue the mail rolls the request back instead of leaving an unsent one.
-      await mailer.send(linkMessage(contact.email, link.url, link.expiresAt, created.message));
-      noStore(reply);
-      return reply.code(201).send({
-        ...requestView(created),
-        items: itemRows.map(itemView),
-        magicLink: { token: link.token, url: link.url, expiresAt: link.expiresAt.toISOString() },
-      });
+      return reply.code(201).send({ ...requestView(created), items: itemRows.map(itemView) });
     },
   );
 
@@ -310,47 +428,156 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
         summary: 'Send a new magic link (the old one stops working)',
         params: RequestParams,
         response: {
-          200: Type.Object({ ...requestFields, magicLink: MagicLink }, { additionalProperties: false }),
+          200: Type.Object({ ...requestFields, outboxMessageId: Uuid }, { additionalProperties: false }),
           ...errors,
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const db = tenantDb(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
-        select: { id: true, status: true, contactId: true, message: true },
+        select: { id: true, status: true, contactId: true },
       });
       if (!found) throw notFound();
       if (found.status !== 'open') throw new AppError('conflict', `This request is ${found.status}`);
       const contact = await db.contact.findFirst({ where: { id: found.contactId, deletedAt: null }, select: { email: true } });
       if (!contact) throw new AppError('conflict', "This request's contact has been removed");
 
-      // A new hash replaces the old one: the previous link stops resolving at once.
-      const link = newMagicLink(config, config.magicLinkTtlMs);
+      // The old link stops resolving at once; the new one is minted when the mail is sent.
       const now = new Date();
+      const expiresAt = new Date(now.getTime() + config.magicLinkTtlMs);
       await db.cycleRequest.updateMany({
         where: { id: found.id },
-        data: { tokenHash: link.tokenHash, expiresAt: link.expiresAt, sentAt: now, updatedAt: now },
+        data: { tokenHash: null, linkExchangedAt: null, expiresAt, sentAt: now, updatedAt: now },
       });
       // Sessions opened with the old link end with it: a rotation is how a leaked link is cut off.
       const revoked = await db.contactSession.updateMany({
         where: { cycleRequestId: found.id, revokedAt: null },
         data: { revokedAt: now },
       });
+      const queued = await enqueueContactMessage(db, {
+        clientId: request.params.clientId,
+        cycleRequestId: found.id,
+        contactId: found.contactId,
+        to: contact.email,
+        kind: 'magic_link',
+        reason: 'resend',
+      });
       const updated = await db.cycleRequest.findUniqueOrThrow({ where: { id: found.id }, select: REQUEST_COLUMNS });
       await request.audit({
         eventType: 'magic_link.rotated',
         entityType: 'cycle_request',
         entityId: found.id,
-        data: { contactId: found.contactId, expiresAt: link.expiresAt.toISOString(), sessionsRevoked: revoked.count },
+        data: { contactId: found.contactId, expiresAt: expiresAt.toISOString(), sessionsRevoked: revoked.count, outboxId: queued.id },
       });
-      await mailer.send(linkMessage(contact.email, link.url, link.expiresAt, found.message));
-      noStore(reply);
+      return { ...requestView(updated), outboxMessageId: queued.id };
+    },
+  );
+
+  app.get(
+    '/api/clients/:clientId/requests/:requestId/messages',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        params: RequestParams,
+        response: {
+          200: Type.Object({ messages: Type.Array(MessageView), events: Type.Array(DeliveryEvent) }, { additionalProperties: false }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: { id: true } });
+      if (!found) throw notFound();
+      const messages = await db.outboxMessage.findMany({
+        where: { cycleRequestId: found.id },
+        orderBy: { createdAt: 'asc' },
+        take: 500,
+      });
+      const events = await db.auditEvent.findMany({
+        where: { entityType: 'cycle_request', entityId: found.id, eventType: { in: DELIVERY_EVENT_TYPES } },
+        orderBy: { occurredAt: 'asc' },
+        take: 500,
+        select: { eventType: true, occurredAt: true, eventDataJson: true },
+      });
+      await request.audit({ eventType: 'request.read', entityType: 'cycle_request', entityId: found.id, data: { via: 'messages' } });
       return {
-        ...requestView(updated),
-        magicLink: { token: link.token, url: link.url, expiresAt: link.expiresAt.toISOString() },
+        messages: messages.map((m) => ({
+          id: m.id,
+          kind: m.kind,
+          reason: m.reason,
+          to: m.toAddress,
+          status: m.status as 'pending' | 'sending' | 'sent' | 'failed' | 'cancelled',
+          attempts: m.attempts,
+          nextAttemptAt: m.nextAttemptAt.toISOString(),
+          lastError: m.lastError,
+          messageId: messageIdOf(m.id, config.mail.messageIdDomain),
+          providerMessageId: m.providerMessageId,
+          sentAt: iso(m.sentAt),
+          createdAt: m.createdAt.toISOString(),
+        })),
+        events: events.map((e) => ({
+          eventType: e.eventType,
+          occurredAt: e.occurredAt.toISOString(),
+          data: (e.eventDataJson ?? {}) as Record<string, unknown>,
+        })),
       };
+    },
+  );
+
+  app.patch(
+    '/api/clients/:clientId/requests/:requestId/reminders',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: { params: RequestParams, body: RemindersBody, response: { 200: RequestView, ...errors } },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const found = await db.cycleRequest.findUnique({
+        where: { id: request.params.requestId },
+        select: { ...REQUEST_COLUMNS, cycle: { select: { dueDate: true } } },
+      });
+      if (!found) throw notFound();
+      if (found.status !== 'open') throw new AppError('conflict', `This request is ${found.status}`);
+      const body = request.body;
+      const cadence = {
+        everyDays: body.everyDays ?? found.reminderEveryDays,
+        max: body.max ?? found.reminderMax,
+        startDaysBeforeDue: body.startDaysBeforeDue === undefined ? found.reminderStartDaysBeforeDue : body.startDaysBeforeDue,
+      };
+      const pausedUntil =
+        body.pausedUntil === undefined ? found.remindersPausedUntil : body.pausedUntil ? new Date(body.pausedUntil) : null;
+      const now = new Date();
+      const cadenceChanged = body.everyDays !== undefined || body.max !== undefined || body.startDaysBeforeDue !== undefined;
+      // A changed cadence starts over from now; a pause alone keeps the schedule (the scheduler waits it out).
+      let nextReminderAt = found.nextReminderAt;
+      if (cadenceChanged || (found.nextReminderAt === null && found.remindersSent < cadence.max)) {
+        nextReminderAt = cadence.max > found.remindersSent ? firstReminderAt(cadence, now, found.cycle.dueDate) : null;
+      }
+      if (pausedUntil && nextReminderAt && nextReminderAt < pausedUntil) nextReminderAt = pausedUntil;
+      await db.cycleRequest.updateMany({
+        where: { id: found.id },
+        data: {
+          reminderEveryDays: cadence.everyDays,
+          reminderMax: cadence.max,
+          reminderStartDaysBeforeDue: cadence.startDaysBeforeDue,
+          remindersPausedUntil: pausedUntil,
+          nextReminderAt,
+          remindersStoppedReason: nextReminderAt ? null : found.remindersStoppedReason,
+          updatedAt: now,
+        },
+      });
+      const updated = await db.cycleRequest.findUniqueOrThrow({ where: { id: found.id }, select: REQUEST_COLUMNS });
+      const itemCount = await db.requestItem.count({ where: { cycleRequestId: found.id } });
+      await request.audit({
+        eventType: 'request.reminders_updated',
+        entityType: 'cycle_request',
+        entityId: found.id,
+        data: { ...body },
+      });
+      return { ...requestView(updated), itemCount };
     },
   );
 
