@@ -15,5 +15,6 @@ ALTER TABLE cycle_requests DROP CONSTRAINT cycle_requests_pkey, ADD PRIMARY KEY 
 ALTER TABLE request_items DROP CONSTRAINT request_items_pkey, ADD PRIMARY KEY (client_id, id);
 ALTER TABLE files DROP CONSTRAINT files_pkey, ADD PRIMARY KEY (client_id, id);
 ALTER TABLE contact_sessions DROP CONSTRAINT contact_sessions_pkey, ADD PRIMARY KEY (client_id, id);
+ALTER TABLE outbox_messages DROP CONSTRAINT outbox_messages_pkey, ADD PRIMARY KEY (client_id, id);
 
 RESET ROLE;
