@@ -704,6 +704,11 @@ async function main(): Promise<number> {
           );
         }
       }
+      if (summary.ok === 0) {
+        throw new Error(
+          `${name}: no response completed within ${SECONDS} s (every request took longer: an overloaded machine or a stuck server); raise BENCH_SECONDS`,
+        );
+      }
       // Every 2xx wrote its audit row (there may be more: requests whose response autocannon
       // no longer counted because the run had stopped).
       if (audited && written < ok) {
