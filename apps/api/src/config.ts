@@ -47,6 +47,11 @@ export interface Config {
   logFile: string | null;
   killSwitchPollMs: number;
   mail: MailConfig;
+  /** How often the API seals the audit trail into a digest (ms); 0 leaves it to `spade audit seal`. */
+  auditSealIntervalMs: number;
+  /** Slack incoming webhook for detection alerts (decoy touches, breadth alerts); null: recorded as skipped. */
+  slackWebhookUrl: string | null;
+  detection: DetectionConfig;
 }
 
 /** Outgoing mail and its delivery worker (docs/delivery.md). */
@@ -70,6 +75,20 @@ export interface MailConfig {
   /** "Email me a new link": at most this many per address per hour (and per IP per minute below). */
   newLinkPerAddressPerHour: number;
   newLinkPerIpPerMinute: number;
+}
+
+/** Breadth-alert thresholds (docs/detection.md). */
+export interface DetectionConfig {
+  /** A staff member touching more distinct clients than this within the window… */
+  staffClientsThreshold: number;
+  /** …and more than this many times their own trailing average per window, raises an alert. */
+  staffBaselineFactor: number;
+  staffWindowMs: number;
+  /** How many past windows make the trailing baseline. */
+  staffBaselineWindows: number;
+  /** This many tenant_access_denied from one actor or address within the window raises an alert. */
+  deniedBurstThreshold: number;
+  deniedBurstWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -223,6 +242,16 @@ export function parseConfig(env: Env = process.env): Config {
       leaseMs: int(env, 'SPADE_MAIL_LEASE_MS', 120_000),
       newLinkPerAddressPerHour: int(env, 'SPADE_NEW_LINK_PER_ADDRESS_PER_HOUR', 3),
       newLinkPerIpPerMinute: int(env, 'SPADE_NEW_LINK_PER_IP_PER_MINUTE', 5),
+    },
+    auditSealIntervalMs: int(env, 'SPADE_AUDIT_SEAL_INTERVAL_MS', 60_000, 0),
+    slackWebhookUrl: env.SLACK_WEBHOOK_URL || null,
+    detection: {
+      staffClientsThreshold: int(env, 'SPADE_BREADTH_STAFF_CLIENTS', 25),
+      staffBaselineFactor: int(env, 'SPADE_BREADTH_BASELINE_FACTOR', 3),
+      staffWindowMs: int(env, 'SPADE_BREADTH_WINDOW_MINUTES', 10) * 60_000,
+      staffBaselineWindows: int(env, 'SPADE_BREADTH_BASELINE_WINDOWS', 144),
+      deniedBurstThreshold: int(env, 'SPADE_DENIED_BURST', 10),
+      deniedBurstWindowMs: int(env, 'SPADE_DENIED_BURST_WINDOW_SECONDS', 60) * 1_000,
     },
   };
 }

@@ -2,11 +2,13 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerContainmentCommands } from './commands/containment.ts';
 import { registerDbCommands } from './commands/db.ts';
+import { registerDecoyCommands } from './commands/decoys.ts';
 import { registerDisclosureCommands } from './commands/disclosure.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
 import { registerRouteCommands } from './commands/routes.ts';
 import { registerStaffCommands } from './commands/staff.ts';
+import { registerTenantCommands } from './commands/tenants.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, type Io } from './io.ts';
 
@@ -26,6 +28,8 @@ export function buildProgram(io: Io): Command {
   registerContainmentCommands(program, io);
   registerAuditCommands(program, io);
   registerRouteCommands(program, io);
+  registerTenantCommands(program, io);
+  registerDecoyCommands(program, io);
   registerDisclosureCommands(program, io);
   registerStaffCommands(program, io);
   registerWorkerCommands(program, io);

@@ -19,6 +19,12 @@ export const OPERATOR_EVENT_TYPES = [
   'investigation.queried',
   'disclosure.drafted',
   'postmortem.drafted',
+  'audit.sealed',
+  'audit.verified',
+  'tenant.frozen',
+  'tenant.thawed',
+  'decoys.planted',
+  'alert.dismissed',
 ] as const;
 export type OperatorEventType = (typeof OPERATOR_EVENT_TYPES)[number];
 

@@ -196,9 +196,14 @@ describe('spade evidence request', () => {
     };
     expect(manifest.incidentId).toBe(incidentId);
     expect(manifest.files.map((m) => m.filename).sort()).toEqual([
+      `request-${REQUEST_ID}.audit-digests.json`,
       `request-${REQUEST_ID}.audit-events.json`,
       `request-${REQUEST_ID}.log.jsonl`,
     ]);
+    // The audit digests that cover the request's rows (sealed for the bundle), verified.
+    expect(result).toMatchObject({ digestsVerified: true, digests: [expect.objectContaining({ seq: expect.any(Number) })] });
+    const digestFile = JSON.parse(await readFile(path.join(result.folder, `request-${REQUEST_ID}.audit-digests.json`), 'utf8'));
+    expect(digestFile).toMatchObject({ unsealedAuditEventIds: [], verification: { ok: true } });
     for (const entry of manifest.files) {
       const content = await readFile(path.join(result.folder, entry.filename));
       expect(sha256(content), entry.filename).toBe(entry.sha256);
@@ -221,7 +226,7 @@ describe('spade evidence request', () => {
 
     // A second capture of the same evidence adds nothing.
     expect((await f.run(['evidence', 'request', REQUEST_ID, '--incident', incidentId], { SPADE_LOG_FILE: log })).code).toBe(0);
-    expect((await f.sql.query('SELECT count(*)::int AS n FROM incident_evidence WHERE incident_id = $1', [incidentId])).rows[0].n).toBe(2);
+    expect((await f.sql.query('SELECT count(*)::int AS n FROM incident_evidence WHERE incident_id = $1', [incidentId])).rows[0].n).toBe(3);
   });
 
   it('without an incident, writes a timestamped folder; without SPADE_LOG_FILE, captures the audit events and warns', async () => {

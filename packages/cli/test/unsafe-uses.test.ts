@@ -16,14 +16,17 @@ describe('unsafe owner connection', () => {
       if (/withUnsafeOwnerDatabase\(/.test(source) && file !== 'database.ts') users.push(file.split(path.sep).join('/'));
     }
     expect(users).toEqual([
+      'commands/audit-trail.ts',
       'commands/audit.ts',
       'commands/containment.ts',
       'commands/db.ts',
+      'commands/decoys.ts',
       'commands/disclosure.ts',
       'commands/evidence.ts',
       'commands/incident.ts',
       'commands/routes.ts',
       'commands/staff.ts',
+      'commands/tenants.ts',
     ]);
   });
 });

@@ -1,3 +1,17 @@
+export {
+  type Digest,
+  digestsCovering,
+  digestsFromJsonLines,
+  digestsToJsonLines,
+  GENESIS_HASH,
+  listDigests,
+  type Problem,
+  type SealResult,
+  sealAudit,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyAuditTrail,
+} from './audit-trail.ts';
 export { type BasePrisma, type Database, type DatabaseTarget, dataPaths, openDatabase, targetFromEnv } from './database.ts';
 export {
   FIRM_WIDE_MODELS,

@@ -7,12 +7,16 @@ import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
 
 /** The tables of DESIGN.md §2: their names are part of the contract. */
 const DESIGN_TABLES = [
+  'audit_digest_entries',
+  'audit_digests',
   'audit_events',
   'clients',
   'contact_sessions',
   'contacts',
   'cycle_requests',
   'cycles',
+  'decoy_entities',
+  'detection_alerts',
   'files',
   'incident_evidence',
   'incident_timeline_entries',
@@ -24,6 +28,7 @@ const DESIGN_TABLES = [
   'staff_client_assignments',
   'staff_sessions',
   'staff_users',
+  'tenant_freezes',
 ];
 
 function sha256(text: string): string {
@@ -80,6 +85,7 @@ describe('migrate', () => {
       '0005_resolve_staff_session',
       '0007_least_privilege',
       '0008_outbox_and_delivery',
+      '0009_detection',
     ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);

@@ -72,6 +72,7 @@ describe('the embedded PGlite database', () => {
       '0005_resolve_staff_session',
       '0007_least_privilege',
       '0008_outbox_and_delivery',
+      '0009_detection',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -122,6 +123,7 @@ describe('the embedded PGlite database', () => {
       '0005_resolve_staff_session',
       '0007_least_privilege',
       '0008_outbox_and_delivery',
+      '0009_detection',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.

@@ -265,12 +265,16 @@ async function withAlteredDatabase(ddl: string): Promise<string[]> {
 describe('schema.prisma and the migrated database', () => {
   it('parses every model of schema.prisma', () => {
     expect(models.map((model) => model.name).sort()).toEqual([
+      'AuditDigest',
+      'AuditDigestEntry',
       'AuditEvent',
       'Client',
       'Contact',
       'ContactSession',
       'Cycle',
       'CycleRequest',
+      'DecoyEntity',
+      'DetectionAlert',
       'File',
       'Incident',
       'IncidentEvidence',
@@ -282,6 +286,7 @@ describe('schema.prisma and the migrated database', () => {
       'StaffClientAssignment',
       'StaffSession',
       'StaffUser',
+      'TenantFreeze',
     ]);
     const request = models.find((model) => model.name === 'CycleRequest')!;
     expect(request.table).toBe('cycle_requests');

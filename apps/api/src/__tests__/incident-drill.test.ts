@@ -20,6 +20,8 @@ const BORNEO = DEMO.clients.borneo;
 const ALICE_REQUEST_CLIENT = ACME;
 const LEAKY_READ = '/api/clients/:clientId/drill/cycles/:cycleId';
 const LEAKY_DOWNLOAD = '/api/clients/:clientId/drill/files/:fileId/download';
+/** The same bug on another route, for the detection drill (the first drill takes its routes offline). */
+const LEAKY_DECOY_READ = '/api/clients/:clientId/drill/records/:cycleId';
 
 let t: TestApp;
 let unsafeOwner: Database;
@@ -28,6 +30,11 @@ let logFile: string;
 
 function plantedLeak() {
   return async (app: FastifyInstance) => {
+    app.get(LEAKY_DECOY_READ, { config: { routeScope: 'client-scoped' } }, async (request) => {
+      const { cycleId } = request.params as { cycleId: string };
+      const cycle = await unsafeOwner.prisma.cycle.findUniqueOrThrow({ where: { id: cycleId } });
+      return { title: cycle.title, period: cycle.period };
+    });
     app.get(LEAKY_READ, { config: { routeScope: 'client-scoped' } }, async (request) => {
       const { cycleId } = request.params as { cycleId: string };
       const cycle = await unsafeOwner.prisma.cycle.findUniqueOrThrow({ where: { id: cycleId } });
@@ -230,4 +237,54 @@ describe('incident drill: a planted leak contained with the spade CLI', () => {
     const kinds = JSON.stringify(timeline.json());
     for (const step of ['evidence', 'revoke', 'expire', 'offline', 'notifiable', 'disclosure']) expect(kinds.toLowerCase()).toContain(step);
   }, 120_000);
+});
+
+describe('detection drill: a planted leak trips a decoy and the incident opens by itself', () => {
+  it('decoy touched → incident opened → tenant frozen → evidence with verified digests, in under 10 s', async () => {
+    const planted = await spade(['decoys', 'plant', '--count', '1', '--json']);
+    const decoy = (planted.json().planted as { clientId: string }[])[0]!.clientId;
+    const decoyCycle = await t.owner.prisma.cycle.findFirstOrThrow({ where: { clientId: decoy } });
+    await t.app.refreshDecoys();
+    const staff = await login(t.app, DEMO.staff.staff);
+    const knownIncidents = new Set(((await spade(['incident', 'list', '--json'])).json() as unknown as { id: string }[]).map((i) => i.id));
+
+    // The leak: Acme's staff reads a record by id through a handler that forgot its scope.
+    const started = performance.now();
+    const leak = await get(`/api/clients/${ACME}/drill/records/${decoyCycle.id}`, staff.headers);
+    expect(leak.status).toBe(200);
+    const leakRequestId = leak.headers.get('x-request-id') as string;
+
+    // Nobody reports it: the on-call finds the incident already open.
+    let incidentId: string | undefined;
+    while (!incidentId && performance.now() - started < 10_000) {
+      const list = (await spade(['incident', 'list', '--json'])).json() as unknown as { id: string; status: string; openedBy?: string }[];
+      incidentId = list.find((i) => i.status === 'open' && i.openedBy === 'spade-detector' && !knownIncidents.has(i.id))?.id;
+    }
+    const detectedMs = performance.now() - started;
+    expect(incidentId).toBeDefined();
+    const timeline = JSON.stringify((await spade(['incident', 'timeline', incidentId as string, '--json'])).json());
+    expect(timeline).toContain(leakRequestId);
+    expect(timeline).toContain(LEAKY_DECOY_READ);
+
+    // Contain the tenant whose URL carried the leak; collect evidence with the digests that cover it.
+    await spade(['tenants', 'freeze', ACME, '--incident', incidentId as string, '--yes', '--json']);
+    let frozen = false;
+    while (!frozen && performance.now() - started < 10_000) {
+      frozen = (await get(`/api/clients/${ACME}/cycles`, staff.headers)).status === 503;
+    }
+    expect(frozen).toBe(true);
+    const bundle = (await spade(['evidence', 'request', leakRequestId, '--incident', incidentId as string, '--json'])).json();
+    expect(bundle).toMatchObject({ requestId: leakRequestId, digestsVerified: true });
+    expect((bundle.digests as unknown[]).length).toBeGreaterThan(0);
+    const totalMs = performance.now() - started;
+    console.log(
+      `detection drill: request → incident open (seen by the on-call's CLI) ${detectedMs.toFixed(0)} ms; ` +
+        `→ tenant frozen → evidence with verified digests ${totalMs.toFixed(0)} ms (target < 10 s)`,
+    );
+    expect(totalMs).toBeLessThan(10_000);
+    // Other tenants keep working.
+    const borneoStaff = await login(t.app, DEMO.staff.admin);
+    expect((await get(`/api/clients/${BORNEO}/cycles`, borneoStaff.headers)).status).toBe(200);
+    await spade(['tenants', 'thaw', ACME, '--incident', incidentId as string, '--yes', '--json']);
+  }, 60_000);
 });

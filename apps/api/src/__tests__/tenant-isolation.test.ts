@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { runCli } from '@breezycorp/cli/program';
 import { type Database, DEMO, hashToken, newToken, openDatabase } from '@breezycorp/db';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,9 @@ interface Victim {
   rotatedSessionToken: string;
   staffUserId: string;
   revokedStaffToken: string;
+  /** Staff (named with the marker) who downloaded the contact's file: the access log's entry. */
+  viewerName: string;
+  viewerId: string;
 }
 
 interface Attacker {
@@ -198,6 +202,9 @@ async function buildVictim(): Promise<Victim> {
     contactFileContent,
   );
   if (contactFile.status !== 201) throw new Error(`contact upload: ${contactFile.status} ${contactFile.body}`);
+  // A member of staff reads the contact's file: the victim contact's access log names them.
+  const viewer = await createStaff(`${REQUEST_MARKER}-viewer`, clientId);
+  await ok(call('GET', `/api/clients/${clientId}/files/${contactFile.json.id}/download`, viewer.headers));
   await ok(
     call('POST', `/api/clients/${clientId}/requests/${request.id}/items/${itemOne}/review`, admin, {
       decision: 'reject',
@@ -254,6 +261,8 @@ async function buildVictim(): Promise<Victim> {
     rotatedSessionToken: victimSession,
     staffUserId: victimStaff.id,
     revokedStaffToken: victimStaff.token,
+    viewerName: `${REQUEST_MARKER}-viewer staff`,
+    viewerId: viewer.id,
   };
 }
 
@@ -413,8 +422,20 @@ function expectRefused(reply: Reply, status: 401 | 404 = 404) {
   expectNothingOf(reply);
 }
 
+/** Decoy tenants are planted and armed before anything runs: the probe and these attacks must not trip them. */
+async function plantDecoys() {
+  const io = {
+    env: { DATABASE_URL: t.testDb.ownerUrl, SPADE_DATA_DIR: t.dataDir, USER: 'probe' },
+    out: () => undefined,
+    err: (text: string) => console.error(text),
+  };
+  if ((await runCli(['decoys', 'plant', '--count', '2'], io)) !== 0) throw new Error('spade decoys plant failed');
+  await t.app.refreshDecoys();
+}
+
 beforeAll(async () => {
   t = await createTestApp();
+  await plantDecoys();
   admin = (await login(t.app, DEMO.staff.admin)).headers;
   victim = await buildVictim();
   attacker = await buildAttacker();
@@ -446,6 +467,8 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
     expect(observations).toHaveLength(clientScoped.length * (fixture.actors.length + ownUrlActors.length));
     // No refused write reached the victim's rows.
     expect(await victimRows()).toBe(before);
+    // Seven wrong actors over every route tripped no decoy tenant.
+    expect(await t.owner.prisma.detectionAlert.count({ where: { kind: 'decoy.touched' } })).toBe(0);
   });
 
   describe('the probe itself can fail', () => {
@@ -705,6 +728,34 @@ describe('B. named attacks', () => {
       expect(own.status).toBe(200);
       expect(own.json.id).toBe(attacker.requestId);
       expectNothingOf(own);
+    });
+
+    it("a contact's access log names the staff who downloaded their file (name, action, time) and nothing else", async () => {
+      const own = bearer(await exchange(victim.rotatedLinkToken));
+      const log = await call('GET', `/api/portal/clients/${victim.clientId}/access-log`, own);
+      expect(log.status, log.body).toBe(200);
+      expect(log.json.files).toEqual([
+        {
+          fileId: victim.contactFileId,
+          filename: victim.fileNames[1],
+          uploadedAt: expect.any(String),
+          accesses: [{ staffName: victim.viewerName, action: 'downloaded', at: expect.any(String) }],
+        },
+      ]);
+      // No internal ids: not the staff member's, not any request id.
+      expect(log.body).not.toContain(victim.viewerId);
+      expect(log.body).not.toContain(victim.staffFileId);
+      // The sibling contact of the same client sees none of it.
+      const sibling = await call(
+        'GET',
+        `/api/portal/clients/${victim.clientId}/access-log`,
+        bearer(await exchange(victim.siblingLinkToken)),
+      );
+      expect(sibling.status).toBe(200);
+      expect(sibling.json.files).toEqual([]);
+      expectNothingOf(sibling, forbiddenToSibling);
+      // Staff cannot use it (contacts only), even for a client they serve.
+      expectRefused(await call('GET', `/api/portal/clients/${victim.clientId}/access-log`, admin));
     });
 
     it('a contact cannot use the staff API of their own client', async () => {

@@ -50,6 +50,7 @@ export const AUDIT_EVENT_TYPES = [
   'tenant_access_denied',
   'authorization_unverified',
   'leak.blocked',
+  'access_log.read',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -62,7 +63,13 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
+/** Sees every audit row a request writes (decoy tripwire, breadth alerts); must be cheap and synchronous. */
+export type AuditObserver = (request: FastifyRequest, rows: readonly { eventType: string; clientId: string | null }[]) => void;
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    observeAudit(observer: AuditObserver): void;
+  }
   interface FastifyRequest {
     /** Writes an audit event in the request's own transaction: it commits with the work or not at all. */
     audit(event: AuditInput): Promise<void>;
@@ -92,12 +99,17 @@ function row(request: FastifyRequest, event: AuditInput, clientId: string | null
 
 export default fp<{ db: Database }>(
   async (app, { db }) => {
+    const observers: AuditObserver[] = [];
+    app.decorate('observeAudit', (observer: AuditObserver) => {
+      observers.push(observer);
+    });
     app.decorateRequest('audit', async function (this: FastifyRequest, event: AuditInput) {
       await this.auditMany([event]);
     });
     app.decorateRequest('auditMany', async function (this: FastifyRequest, events: AuditInput[]) {
       if (events.length === 0) return;
       const rows = events.map((event) => row(this, event, event.clientId === undefined ? this.assertedClientId : event.clientId));
+      for (const observe of observers) observe(this, rows);
       if (this.tenantDb) {
         // The scoped client injects the request's client; an event for any other is a bug.
         if (rows.some((r) => r.clientId !== this.assertedClientId)) throw new AppError('internal', 'audit event for another client');
@@ -111,6 +123,7 @@ export default fp<{ db: Database }>(
     app.decorateRequest('auditFirmWide', async function (this: FastifyRequest, event: Omit<AuditInput, 'clientId'>) {
       await this.rollbackUnit();
       const data = row(this, event, null);
+      for (const observe of observers) observe(this, [data]);
       // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.
       await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));
     });

@@ -19,6 +19,7 @@ import { CliError, EXIT, type Io } from '../io.ts';
 import { operatorName } from '../operator.ts';
 import { recordAction } from '../record.ts';
 import { formatCsv, formatTable } from '../table.ts';
+import { registerAuditTrailCommands } from './audit-trail.ts';
 
 type Format = 'table' | 'json' | 'csv';
 
@@ -60,7 +61,9 @@ export function registerAuditCommands(program: Command, io: Io) {
     program.command('audit').description('investigate the audit trail (runbook: grep audit events)'),
     'pnpm spade audit actor <staff_user_or_contact_id> --since 24h',
     'pnpm spade audit affected --actor <id> --since 7d',
+    'pnpm spade audit verify',
   );
+  registerAuditTrailCommands(audit, io);
 
   withExamples(
     withActionOptions(

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { digestsCovering, sealAudit, verifyAuditTrail } from '@breezycorp/db';
 import type { Command } from 'commander';
 import { emit, withActionOptions, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';
@@ -88,6 +89,22 @@ export function registerEvidenceCommands(program: Command, io: Io) {
             EXIT.notFound,
           );
         }
+        // The digests that cover these rows (sealed now if they were not yet), verified, so the
+        // bundle can later show the rows are what the chain sealed.
+        const sealing =
+          events.length === 0
+            ? null
+            : await db.withSql(async (sql) => {
+                await sealAudit(sql, `cli:evidence:${operator}`);
+                const covering = await digestsCovering(
+                  sql,
+                  events.map((e) => e.id),
+                );
+                const seqs = covering.digests.map((d) => d.seq);
+                const verification =
+                  seqs.length === 0 ? null : await verifyAuditTrail(sql, { fromSeq: Math.min(...seqs), toSeq: Math.max(...seqs) });
+                return { ...covering, verification };
+              });
         const now = new Date();
         const dir = evidenceDir(io.env, incident?.id ?? null, now);
         const stem = `request-${safeFilename(requestId)}`;
@@ -95,6 +112,17 @@ export function registerEvidenceCommands(program: Command, io: Io) {
         if (events.length > 0)
           stored.push(await storeFile(dir, `${stem}.audit-events.json`, Buffer.from(`${JSON.stringify(events, null, 2)}\n`)));
         if (log.lines.length > 0) stored.push(await storeFile(dir, `${stem}.log.jsonl`, Buffer.from(`${log.lines.join('\n')}\n`)));
+        if (sealing && sealing.digests.length > 0) {
+          // Only what a re-run reproduces (no timings), so capturing the same evidence twice adds nothing.
+          const verification = sealing.verification && {
+            ok: sealing.verification.ok,
+            digests: sealing.verification.digests,
+            rows: sealing.verification.rows,
+            problems: sealing.verification.problems,
+          };
+          const digestFile = { digests: sealing.digests, unsealedAuditEventIds: sealing.unsealed, verification };
+          stored.push(await storeFile(dir, `${stem}.audit-digests.json`, Buffer.from(`${JSON.stringify(digestFile, null, 2)}\n`)));
+        }
         const manifest = await writeManifest(dir, incident?.id ?? null, now);
         const added = stored.filter((file) => file.added);
         await db.prisma.$transaction(async (tx) => {
@@ -129,6 +157,8 @@ export function registerEvidenceCommands(program: Command, io: Io) {
                 requestId,
                 auditEvents: events.length,
                 logLines: log.lines.length,
+                digests: sealing?.digests.map((d) => ({ seq: d.seq, hash: d.hash })) ?? [],
+                digestsVerified: sealing?.verification?.ok ?? null,
                 folder: dir,
                 manifest: manifest.path,
                 files: stored.map(({ filename, sha256, size }) => ({ filename, sha256, size })),
@@ -136,7 +166,7 @@ export function registerEvidenceCommands(program: Command, io: Io) {
             },
           );
         });
-        return { requestId, folder: dir, manifest: manifest.path, auditEvents: events.length, log, stored, added: added.length };
+        return { requestId, folder: dir, manifest: manifest.path, auditEvents: events.length, log, stored, added: added.length, sealing };
       },
       { requireAllRows: true },
     );
@@ -152,11 +182,18 @@ export function registerEvidenceCommands(program: Command, io: Io) {
         auditEvents: result.auditEvents,
         logLines: result.log.lines.length,
         logFile: result.log.file,
+        digests: result.sealing?.digests.map((d) => ({ seq: d.seq, hash: d.hash, sealedAt: d.sealedAt })) ?? [],
+        digestsVerified: result.sealing?.verification?.ok ?? null,
         files: result.stored.map(({ filename, storedPath, sha256, size }) => ({ filename, storedPath, sha256, size })),
       },
       () => [
         `request ${result.requestId}: ${result.auditEvents} audit event(s), ${result.log.lines.length} log line(s)`,
         ...result.stored.map((f) => `  ${f.storedPath}  sha256 ${f.sha256}${f.added ? '' : ' (already captured)'}`),
+        ...(result.sealing && result.sealing.digests.length > 0
+          ? [
+              `covered by audit digest(s) ${result.sealing.digests.map((d) => d.seq).join(', ')}: ${result.sealing.verification?.ok ? 'verified' : 'DO NOT VERIFY — run pnpm spade audit verify'}`,
+            ]
+          : []),
         `manifest: ${result.manifest}`,
       ],
     );

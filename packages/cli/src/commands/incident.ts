@@ -144,20 +144,50 @@ export function registerIncidentCommands(program: Command, io: Io) {
   });
 
   withExamples(
-    withJson(incident.command('list').description('list incidents, newest first').option('--all', 'include resolved incidents')),
+    withJson(
+      incident
+        .command('list')
+        .description('list incidents, newest first, and the incidents the detectors suggest (breadth alerts)')
+        .option('--all', 'include resolved incidents'),
+    ),
     'pnpm spade incident list',
   ).action(async (options: { all?: boolean; json?: boolean }) => {
-    const incidents = await withUnsafeOwnerDatabase(io, (db) =>
-      db.prisma.incident.findMany({ where: options.all ? {} : { status: 'open' }, orderBy: { openedAt: 'desc' } }),
-    );
-    emit(io, options.json, incidents, () =>
+    const { incidents, suggested } = await withUnsafeOwnerDatabase(io, async (db) => ({
+      incidents: await db.prisma.incident.findMany({ where: options.all ? {} : { status: 'open' }, orderBy: { openedAt: 'desc' } }),
+      suggested: await db.prisma.detectionAlert.findMany({ where: { status: 'suggested' }, orderBy: { raisedAt: 'desc' }, take: 200 }),
+    }));
+    // One list: incidents, then suggestions (status 'suggested', id = the alert's).
+    const suggestions = suggested.map((a) => ({
+      id: a.id,
+      status: 'suggested' as const,
+      title: suggestionTitle(a),
+      openedAt: a.raisedAt,
+      kind: a.kind,
+      actorType: a.actorType,
+      actorId: a.actorId,
+      address: a.address,
+      route: a.route,
+      requestId: a.requestId,
+      details: a.details,
+    }));
+    emit(io, options.json, [...incidents, ...suggestions], () => [
       incidents.length === 0
         ? 'no incidents'
         : formatTable(
             ['ID', 'OPENED', 'STATUS', 'CHANNEL', 'TITLE'],
             incidents.map((i) => [i.id, formatFirmTime(i.openedAt), i.status, i.channel, i.title]),
           ),
-    );
+      ...(suggestions.length === 0
+        ? []
+        : [
+            '',
+            `suggested by the detectors (${suggestions.length}); open one with: pnpm spade incident open --title "…" --reporter "spade detector" --actor <actor>`,
+            formatTable(
+              ['ALERT', 'RAISED', 'KIND', 'WHAT'],
+              suggestions.map((a) => [a.id, formatFirmTime(a.openedAt), a.kind, a.title]),
+            ),
+          ]),
+    ]);
   });
 
   withExamples(
@@ -416,4 +446,26 @@ async function checkReadableFiles(files: string[]): Promise<string[]> {
     if (!info?.isFile()) throw new CliError(`Evidence file not found: ${file}`, EXIT.usage);
   }
   return files;
+}
+
+function suggestionTitle(alert: {
+  kind: string;
+  actorType: string;
+  actorId: string | null;
+  address: string | null;
+  route: string | null;
+  details: unknown;
+}): string {
+  const who = `${alert.actorType}${alert.actorId ? ` ${alert.actorId}` : ''}${alert.address ? ` from ${alert.address}` : ''}`;
+  const details = (alert.details ?? {}) as Record<string, unknown>;
+  switch (alert.kind) {
+    case 'breadth.staff_clients':
+      return `${who} touched ${details.distinctClients} clients in ${details.windowMinutes} min (baseline ${details.baseline})`;
+    case 'breadth.contact_foreign_client':
+      return `contact session of ${who} named another client${alert.route ? ` on ${alert.route}` : ''}`;
+    case 'breadth.denied_burst':
+      return `${details.denials} tenant_access_denied in ${details.windowSeconds} s by ${who}`;
+    default:
+      return `${alert.kind} by ${who}`;
+  }
 }

@@ -119,7 +119,8 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/audit-events',
     {
-      config: { routeScope: 'staff-only', adminOnly: true },
+      // The firm-wide trail records decoy touches themselves; reading it is investigation, not a touch.
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'listAuditEvents',
         summary: 'List audit events across the clients the caller may see',

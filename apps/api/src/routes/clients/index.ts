@@ -35,8 +35,9 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const db = firmDb(request);
-      // RLS admits exactly the clients this staff member may see (admins: all).
-      const rows = await db.client.findMany({ orderBy: { name: 'asc' } });
+      // RLS admits exactly the clients this staff member may see (admins: all). Decoy tenants
+      // are left out: nothing legitimate lists them (docs/detection.md).
+      const rows = await db.client.findMany({ where: { isDecoy: false }, orderBy: { name: 'asc' } });
       // One cross_tenant_read per client whose data this list returned.
       await request.auditMany(
         rows.map((client) => ({

@@ -197,7 +197,8 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       const until = new Date(Date.now() + request.query.days * 86_400_000);
       // RLS admits only the clients this staff member serves.
       const rows = await db.cycle.findMany({
-        where: { status: { not: 'closed' }, dueDate: { lte: until } },
+        // Decoy tenants' cycles are left out of the firm's lists (docs/detection.md).
+        where: { status: { not: 'closed' }, dueDate: { lte: until }, client: { isDecoy: false } },
         orderBy: { dueDate: 'asc' },
         take: 500,
       });

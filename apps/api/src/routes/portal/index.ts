@@ -39,6 +39,28 @@ const portalItemView = (item: ItemRow) => {
 const invalidLink = () => new AppError('unauthenticated', 'This link is invalid or has expired');
 const publicErrors = { 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody } as const;
 
+/**
+ * The client's own access log: who at the firm downloaded each of the contact's files, and
+ * when. Staff names and times only — no staff ids, no request ids, nothing of another file.
+ */
+const StaffAccess = Type.Object(
+  { staffName: Type.String(), action: Type.Literal('downloaded'), at: Timestamp },
+  { additionalProperties: false },
+);
+const AccessLog = Type.Object(
+  {
+    files: Type.Array(
+      Type.Object(
+        { fileId: Uuid, filename: Type.String(), uploadedAt: Timestamp, accesses: Type.Array(StaffAccess) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** What a staff read of a file is recorded as, and what the contact is shown. */
+const STAFF_FILE_READS = { 'file.downloaded': 'downloaded' } as const;
+
 const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
 const ItemParams = Type.Object({ clientId: Uuid, itemId: Uuid }, { additionalProperties: false });
 const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
@@ -190,6 +212,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         rateLimit: { max: config.mail.newLinkPerIpPerMinute, timeWindow: '1 minute' },
       },
       schema: {
+        operationId: 'requestNewMagicLink',
+        summary: 'Email me a new link (same answer whether or not the address is known)',
         body: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, { additionalProperties: false }),
         response: {
           202: Type.Object({ ok: Type.Literal(true), message: Type.String() }, { additionalProperties: false }),
@@ -310,6 +334,58 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     async (request) => {
       const rows = await tenantDb(request).file.findMany({ where: ownUploads(request), orderBy: { createdAt: 'asc' }, take: 1_000 });
       return { files: rows.map(fileView) };
+    },
+  );
+
+  app.get(
+    '/api/portal/clients/:clientId/access-log',
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        operationId: 'getPortalAccessLog',
+        summary: "Who at the firm viewed or downloaded the contact's files",
+        params: ClientParams,
+        response: { 200: AccessLog, ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      const files = await db.file.findMany({
+        where: ownUploads(request),
+        select: { id: true, filename: true, createdAt: true },
+        orderBy: { createdAt: 'asc' },
+        take: 1_000,
+      });
+      const reads = await db.auditEvent.findMany({
+        where: {
+          actorType: 'staff',
+          entityType: 'file',
+          entityId: { in: files.map((f) => f.id) },
+          eventType: { in: Object.keys(STAFF_FILE_READS) },
+        },
+        select: { entityId: true, eventType: true, actorId: true, occurredAt: true },
+        orderBy: [{ occurredAt: 'asc' }, { id: 'asc' }],
+        take: 5_000,
+      });
+      const staffIds = [...new Set(reads.map((r) => r.actorId).filter((id): id is string => id !== null))];
+      const staff =
+        staffIds.length === 0 ? [] : await db.staffUser.findMany({ where: { id: { in: staffIds } }, select: { id: true, name: true } });
+      const nameOf = new Map(staff.map((s) => [s.id, s.name]));
+      await request.audit({ eventType: 'access_log.read', entityType: 'contact', entityId: contactActor(request).contactId });
+      return {
+        files: files.map((file) => ({
+          fileId: file.id,
+          filename: file.filename,
+          uploadedAt: file.createdAt.toISOString(),
+          accesses: reads
+            .filter((r) => r.entityId === file.id)
+            .map((r) => ({
+              staffName: (r.actorId && nameOf.get(r.actorId)) || 'A member of staff',
+              action: STAFF_FILE_READS[r.eventType as keyof typeof STAFF_FILE_READS],
+              at: r.occurredAt.toISOString(),
+            })),
+        })),
+      };
     },
   );
 

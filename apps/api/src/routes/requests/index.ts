@@ -480,6 +480,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
     {
       config: { routeScope: 'client-scoped' },
       schema: {
+        operationId: 'listRequestMessages',
+        summary: 'Outgoing messages of a request and their delivery status',
         params: RequestParams,
         response: {
           200: Type.Object({ messages: Type.Array(MessageView), events: Type.Array(DeliveryEvent) }, { additionalProperties: false }),
@@ -531,7 +533,13 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
     '/api/clients/:clientId/requests/:requestId/reminders',
     {
       config: { routeScope: 'client-scoped' },
-      schema: { params: RequestParams, body: RemindersBody, response: { 200: RequestView, ...errors } },
+      schema: {
+        operationId: 'updateRequestReminders',
+        summary: "Set, pause or stop a request's reminders",
+        params: RequestParams,
+        body: RemindersBody,
+        response: { 200: RequestView, ...errors },
+      },
     },
     async (request) => {
       const db = tenantDb(request);

@@ -96,6 +96,8 @@ const templates: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { routeScope: 'staff-only' },
       schema: {
+        operationId: 'listTemplates',
+        summary: 'List request templates',
         response: { 200: Type.Object({ templates: Type.Array(TemplateView) }, { additionalProperties: false }), ...errors },
       },
     },
@@ -109,7 +111,12 @@ const templates: FastifyPluginAsyncTypebox = async (app) => {
     '/api/templates',
     {
       config: { routeScope: 'staff-only', adminOnly: true },
-      schema: { body: CreateBody, response: { 201: TemplateView, ...errors } },
+      schema: {
+        operationId: 'createTemplate',
+        summary: 'Create a request template (admin)',
+        body: CreateBody,
+        response: { 201: TemplateView, ...errors },
+      },
     },
     async (request, reply) => {
       const body = request.body;
@@ -139,7 +146,13 @@ const templates: FastifyPluginAsyncTypebox = async (app) => {
     '/api/templates/:templateId',
     {
       config: { routeScope: 'staff-only', adminOnly: true },
-      schema: { params: TemplateParams, body: UpdateBody, response: { 200: TemplateView, ...errors } },
+      schema: {
+        operationId: 'updateTemplate',
+        summary: 'Update or archive a request template (admin)',
+        params: TemplateParams,
+        body: UpdateBody,
+        response: { 200: TemplateView, ...errors },
+      },
     },
     async (request) => {
       const db = firmDb(request);
