@@ -25,6 +25,7 @@ import scopeEnforcer from './plugins/scope-enforcer.ts';
 import tenantFreeze from './plugins/tenant-freeze.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
 import uploads from './plugins/uploads.ts';
+import webApp, { DEFAULT_WEB_DIR } from './plugins/web-app.ts';
 import routes from './routes/index.ts';
 import type { MailTransport } from './services/mail-transport.ts';
 import { assertRuntimeRole } from './services/runtime-role.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** Extra routes registered after the product's (tests use it for deliberately broken routes). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
   logger?: boolean | object;
+  /** The web app's build output (default apps/web/dist). */
+  webDir?: string;
 }
 
 /**
@@ -130,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   if (layers.responseGuard) await app.register(responseGuard);
   await app.register(delivery, { db: deps.db, config, transport: deps.mailTransport });
   await app.register(routes, { config, db: deps.db });
+  await app.register(webApp, { root: deps.webDir ?? DEFAULT_WEB_DIR });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);
   await app.ready();
   return app;

@@ -18,6 +18,8 @@ export interface Config {
   storageDir: string;
   outboxDir: string;
   publicBaseUrl: string;
+  /** Who is asking, as the portal names the firm to its clients (SPADE_FIRM_NAME). */
+  firmName: string;
   staffSessionTtlMs: number;
   contactSessionTtlMs: number;
   magicLinkTtlMs: number;
@@ -200,6 +202,7 @@ export function parseConfig(env: Env = process.env): Config {
     storageDir,
     outboxDir,
     publicBaseUrl: env.SPADE_PUBLIC_URL || `http://localhost:${port}`,
+    firmName: env.SPADE_FIRM_NAME || 'Spade Demo Accounting',
     staffSessionTtlMs: int(env, 'SPADE_STAFF_SESSION_HOURS', 12) * 3600_000,
     contactSessionTtlMs: int(env, 'SPADE_CONTACT_SESSION_HOURS', 4) * 3600_000,
     magicLinkTtlMs: int(env, 'SPADE_MAGIC_LINK_DAYS', 14) * 86_400_000,

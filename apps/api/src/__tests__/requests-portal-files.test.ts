@@ -197,7 +197,9 @@ describe('magic links and the contact portal', () => {
     for (let i = 0; i < 3; i++) {
       const r = await call('GET', `/api/portal/links/${magicLink.token}`);
       expect(r.status).toBe(200);
-      expect(r.json).toEqual({ valid: true, expiresAt: magicLink.expiresAt });
+      // What the landing page shows before Continue: who asks, for what, by when — nothing else.
+      expect(Object.keys(r.json).sort()).toEqual(['clientName', 'cycleTitle', 'dueDate', 'expiresAt', 'firmName', 'valid']);
+      expect(r.json).toMatchObject({ valid: true, expiresAt: magicLink.expiresAt, clientName: 'Acme Trading Pte Ltd' });
     }
     expect(await snapshot()).toEqual(before);
   });

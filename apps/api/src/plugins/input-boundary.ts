@@ -1,5 +1,5 @@
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsImport, { type FormatsPlugin } from 'ajv-formats';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
@@ -22,9 +22,9 @@ import { AppError } from '../errors.ts';
 /** A URL longer than this is refused with 400 before routing. */
 export const MAX_URL_LENGTH = 4_096;
 
-// CommonJS modules whose module.exports is also their `.default`.
-const Ajv = AjvModule.default;
-const addFormats = addFormatsModule.default;
+// A CommonJS module: under Node's ESM resolution the default import is module.exports (whose
+// `.default` is the plugin again); under a bundler's it is the plugin itself.
+const addFormats = ((addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? addFormatsImport) as FormatsPlugin;
 
 const UUID_ANY_CASE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.

@@ -231,7 +231,14 @@ export function contentDisposition(filename: string): string {
 }
 
 /**
- * Streams a stored file as an attachment. The file is opened first (a row whose bytes are
+ * The only types ever shown inline (the console's preview): images and PDFs. HTML, SVG and
+ * everything else is download-only, so an upload can never run script in Spade's origin.
+ */
+export const PREVIEWABLE_TYPES: readonly string[] = ['image/png', 'image/jpeg', 'application/pdf'];
+
+/**
+ * Streams a stored file as an attachment, or — `inline`, for a previewable type only —
+ * for display in the console, sandboxed and framable by Spade's own pages alone. The file is opened first (a row whose bytes are
  * missing is a 500, not an empty download), then `file.downloaded` is audited in the
  * request's unit of work, which commits in onSend — before the first byte leaves.
  */
@@ -240,7 +247,12 @@ export async function sendStoredFile(
   reply: FastifyReply,
   config: Pick<Config, 'storageDir'>,
   file: Pick<StoredFileRow, 'id' | 'filename' | 'contentType' | 'storageKey' | 'requestItemId'>,
+  options: { inline?: boolean } = {},
 ): Promise<FastifyReply> {
+  const inline = options.inline === true;
+  if (inline && !PREVIEWABLE_TYPES.includes(file.contentType)) {
+    throw new AppError('unsupported_media_type', 'Only images and PDFs can be previewed; download this file instead');
+  }
   const handle = await open(pathOf(config.storageDir, file.storageKey), 'r');
   try {
     const { size } = await handle.stat();
@@ -248,14 +260,25 @@ export async function sendStoredFile(
       eventType: 'file.downloaded',
       entityType: 'file',
       entityId: file.id,
-      data: { requestItemId: file.requestItemId, filename: file.filename, size },
+      data: { requestItemId: file.requestItemId, filename: file.filename, size, ...(inline && { preview: true }) },
     });
+    const disposition = contentDisposition(file.filename);
     reply
       .header('content-type', file.contentType)
       .header('content-length', String(size))
-      .header('content-disposition', contentDisposition(file.filename))
+      .header('content-disposition', inline ? disposition.replace(/^attachment/, 'inline') : disposition)
       .header('x-content-type-options', 'nosniff')
       .header('cache-control', 'private, no-store');
+    if (inline) {
+      // Chromium's PDF viewer refuses a sandboxed document, so PDFs get a no-script policy instead.
+      const sandbox = file.contentType === 'application/pdf' ? '' : '; sandbox';
+      reply
+        .header(
+          'content-security-policy',
+          `default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'${sandbox}`,
+        )
+        .header('x-frame-options', 'SAMEORIGIN');
+    }
   } catch (error) {
     await handle.close();
     throw error;

@@ -23,16 +23,30 @@ async function resolveLink(db: Database, token: string): Promise<ResolvedLink | 
  * Is this link usable right now? Reads only: opening a link (mail scanners do) changes
  * nothing. A link already exchanged is not usable: it answers like any bad link.
  */
-export async function inspectMagicLink(db: Database, token: string): Promise<{ expiresAt: Date } | null> {
+/** What the portal's landing page shows before Continue: who is asking, for what, by when. */
+export interface LinkSummary {
+  expiresAt: Date;
+  clientName: string;
+  cycleTitle: string;
+  dueDate: Date | null;
+}
+
+export async function inspectMagicLink(db: Database, token: string): Promise<LinkSummary | null> {
   const link = await resolveLink(db, token);
   if (!link || link.exchanged) return null;
-  const request = await inUnitOfWork(db.prisma, clientContext(link.clientId), (tx) =>
-    tx.cycleRequest.findFirst({
+  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx) => {
+    const request = await tx.cycleRequest.findFirst({
       where: { clientId: link.clientId, id: link.cycleRequestId, status: 'open', expiresAt: { gt: new Date() } },
-      select: { expiresAt: true },
-    }),
-  );
-  return request ? { expiresAt: request.expiresAt } : null;
+      select: { expiresAt: true, client: { select: { name: true } }, cycle: { select: { title: true, dueDate: true } } },
+    });
+    if (!request) return null;
+    return {
+      expiresAt: request.expiresAt,
+      clientName: request.client.name,
+      cycleTitle: request.cycle.title,
+      dueDate: request.cycle.dueDate,
+    };
+  });
 }
 
 export interface ContactSessionGrant {

@@ -122,7 +122,14 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
       schema: {
         operationId: 'getMe',
         summary: 'The signed-in staff member and the clients they serve',
-        response: { 200: Type.Object({ staffUser: StaffUser, clientIds: Type.Array(Uuid) }, { additionalProperties: false }), ...errors },
+        response: {
+          // csrfToken: the console reloads with only its HttpOnly cookie and needs the header value for writes.
+          200: Type.Object(
+            { staffUser: StaffUser, clientIds: Type.Array(Uuid), csrfToken: Type.String() },
+            { additionalProperties: false },
+          ),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -134,6 +141,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
       return {
         staffUser: { id: user.id, email: user.email, name: user.name, role: actor.role },
         clientIds: [...actor.clientIds],
+        csrfToken: actor.csrfToken,
       };
     },
   );

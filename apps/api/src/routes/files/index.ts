@@ -125,6 +125,24 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
     },
   );
 
+  app.get(
+    '/api/clients/:clientId/files/:fileId/preview',
+    {
+      config: { routeScope: 'client-scoped' },
+      schema: {
+        operationId: 'previewFile',
+        summary: 'Preview an image or PDF inline (sandboxed)',
+        params: FileParams,
+        response: { 200: Type.String({ format: 'binary', description: 'An image or PDF, inline and sandboxed' }), ...uploadErrors },
+      },
+    },
+    async (request, reply) => {
+      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      if (!file) throw notFound();
+      return sendStoredFile(request, reply, config, file, { inline: true });
+    },
+  );
+
   app.delete(
     '/api/clients/:clientId/files/:fileId',
     {

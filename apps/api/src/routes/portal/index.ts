@@ -13,7 +13,9 @@ import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actors.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
 import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
-import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+import { ErrorBody, errors, isoDate, Ok, Timestamp, Uuid } from '../schemas.ts';
+
+const DateOnly = Type.String({ format: 'date' });
 
 /** The contact sees their checklist and the outcome of each review, not which staff member reviewed it. */
 const PortalItemView = Type.Omit(ItemView, ['reviewedBy']);
@@ -25,6 +27,10 @@ const PortalRequestView = Type.Object(
     status: Type.String(),
     message: Type.Union([Type.String(), Type.Null()]),
     expiresAt: Timestamp,
+    firmName: Type.String(),
+    clientName: Type.String(),
+    cycleTitle: Type.String(),
+    dueDate: Type.Union([DateOnly, Type.Null()]),
     items: Type.Array(PortalItemView),
   },
   { additionalProperties: false },
@@ -73,7 +79,16 @@ async function ownRequest(request: FastifyRequest) {
   const actor = contactActor(request);
   const found = await tenantDb(request).cycleRequest.findFirst({
     where: { id: actor.cycleRequestId, contactId: actor.contactId },
-    select: { id: true, clientId: true, cycleId: true, status: true, message: true, expiresAt: true },
+    select: {
+      id: true,
+      clientId: true,
+      cycleId: true,
+      status: true,
+      message: true,
+      expiresAt: true,
+      client: { select: { name: true } },
+      cycle: { select: { title: true, dueDate: true } },
+    },
   });
   if (!found) throw notFound();
   return found;
@@ -121,7 +136,17 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         summary: 'Check a magic link (changes nothing)',
         params: Type.Object({ token: LinkToken }, { additionalProperties: false }),
         response: {
-          200: Type.Object({ valid: Type.Literal(true), expiresAt: Timestamp }, { additionalProperties: false }),
+          200: Type.Object(
+            {
+              valid: Type.Literal(true),
+              expiresAt: Timestamp,
+              firmName: Type.String(),
+              clientName: Type.String(),
+              cycleTitle: Type.String(),
+              dueDate: Type.Union([DateOnly, Type.Null()]),
+            },
+            { additionalProperties: false },
+          ),
           ...publicErrors,
         },
       },
@@ -131,7 +156,14 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       const link = await inspectMagicLink(db, request.params.token);
       if (!link) throw invalidLink();
       reply.header('cache-control', 'no-store');
-      return { valid: true as const, expiresAt: link.expiresAt.toISOString() };
+      return {
+        valid: true as const,
+        expiresAt: link.expiresAt.toISOString(),
+        firmName: config.firmName,
+        clientName: link.clientName,
+        cycleTitle: link.cycleTitle,
+        dueDate: isoDate(link.dueDate),
+      };
     },
   );
 
@@ -281,6 +313,10 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         status: own.status,
         message: own.message,
         expiresAt: own.expiresAt.toISOString(),
+        firmName: config.firmName,
+        clientName: own.client.name,
+        cycleTitle: own.cycle.title,
+        dueDate: isoDate(own.cycle.dueDate),
         items: items.map(portalItemView),
       };
     },
@@ -334,6 +370,36 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     async (request) => {
       const rows = await tenantDb(request).file.findMany({ where: ownUploads(request), orderBy: { createdAt: 'asc' }, take: 1_000 });
       return { files: rows.map(fileView) };
+    },
+  );
+
+  app.delete(
+    '/api/portal/clients/:clientId/files/:fileId',
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        operationId: 'portalDeleteFile',
+        summary: "Remove one of the contact's own uploads before review",
+        params: FileParams,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (request) => {
+      const db = tenantDb(request);
+      // Only the contact's own upload, and only while its item awaits review: a reviewed file is the firm's record.
+      const file = await db.file.findFirst({
+        where: { id: request.params.fileId, ...ownUploads(request) },
+        select: { id: true, requestItemId: true, item: { select: { status: true } } },
+      });
+      if (!file) throw notFound();
+      if (file.item.status !== 'submitted') throw new AppError('conflict', 'This file has already been reviewed');
+      const now = new Date();
+      await db.file.updateMany({ where: { id: file.id, deletedAt: null }, data: { deletedAt: now } });
+      // The item goes back to "to do" when its last file is removed.
+      const left = await db.file.count({ where: { requestItemId: file.requestItemId, deletedAt: null } });
+      if (left === 0) await db.requestItem.updateMany({ where: { id: file.requestItemId }, data: { status: 'pending', updatedAt: now } });
+      await request.audit({ eventType: 'file.deleted', entityType: 'file', entityId: file.id });
+      return { ok: true as const };
     },
   );
 

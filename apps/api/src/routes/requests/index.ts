@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
@@ -395,6 +395,57 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         rows.map((r) => ({ eventType: 'request.read', entityType: 'cycle_request', entityId: r.id, data: { via: 'list' } })),
       );
       return { requests: rows.map((r) => ({ ...requestView(r), itemCount: countOf.get(r.id) ?? 0 })) };
+    },
+  );
+
+  app.get(
+    '/api/outstanding-items',
+    {
+      config: { routeScope: 'staff-only' },
+      schema: {
+        operationId: 'listOutstandingItems',
+        summary: 'Open requests and outstanding items per client served',
+        response: {
+          200: Type.Object(
+            {
+              clients: Type.Array(
+                Type.Object(
+                  { clientId: Uuid, openRequests: Type.Integer({ minimum: 0 }), outstandingItems: Type.Integer({ minimum: 0 }) },
+                  { additionalProperties: false },
+                ),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      // The console's home: per client served, open requests and the items still to do or rejected.
+      // RLS admits only this staff member's clients (admins: all).
+      const db = firmDb(request);
+      const open = await db.cycleRequest.groupBy({ by: ['clientId'], where: { status: 'open' }, _count: { _all: true } });
+      const outstanding = await db.requestItem.groupBy({
+        by: ['clientId'],
+        where: { status: { in: ['pending', 'rejected'] }, request: { status: 'open' } },
+        _count: { _all: true },
+      });
+      const byClient = new Map(open.map((row) => [row.clientId, { openRequests: row._count._all, outstandingItems: 0 }]));
+      for (const row of outstanding) {
+        const entry = byClient.get(row.clientId) ?? { openRequests: 0, outstandingItems: 0 };
+        byClient.set(row.clientId, { ...entry, outstandingItems: row._count._all });
+      }
+      await request.auditMany(
+        [...byClient.keys()].map((clientId) => ({
+          eventType: 'cross_tenant_read',
+          clientId,
+          entityType: 'client',
+          entityId: clientId,
+          data: { route: 'GET /api/outstanding-items' },
+        })),
+      );
+      return { clients: [...byClient].map(([clientId, counts]) => ({ clientId, ...counts })) };
     },
   );
 
