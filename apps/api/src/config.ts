@@ -32,7 +32,17 @@ export interface Config {
   http: { requestTimeoutMs: number; connectionTimeoutMs: number; keepAliveTimeoutMs: number };
   /** Keep an incoming x-request-id as Spade's own only behind a proxy that sets it (and strips the client's). */
   trustProxyRequestId: boolean;
-  rateLimit: { loginPerMinute: number; exchangePerMinute: number };
+  rateLimit: {
+    loginPerMinute: number;
+    exchangePerMinute: number;
+    /**
+     * REDIS_URL: the counters live in Redis, shared by every instance (docs/scaling.md);
+     * unset, each process counts on its own (in memory), which is right for one instance.
+     */
+    redisUrl: string | null;
+    /** SPADE_RATE_LIMIT_PREFIX: the Redis key prefix (several deployments on one Redis, or a test run). */
+    keyPrefix: string;
+  };
   cookieSecure: boolean;
   sentryDsn: string | null;
   logLevel: string;
@@ -95,6 +105,18 @@ function int(env: Env, name: string, fallback: number, min = 1): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${raw}"`);
   return value;
+}
+
+function redisUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  return raw;
 }
 
 /** The same database as `ownerUrl`, logged in as spade_app (password from SPADE_APP_DB_PASSWORD). */
@@ -200,6 +222,8 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimit: {
       loginPerMinute: int(env, 'SPADE_LOGIN_PER_MINUTE', 10),
       exchangePerMinute: int(env, 'SPADE_EXCHANGE_PER_MINUTE', 20),
+      redisUrl: redisUrl(env.REDIS_URL),
+      keyPrefix: env.SPADE_RATE_LIMIT_PREFIX || 'spade:rate-limit:',
     },
     cookieSecure: env.SPADE_COOKIE_SECURE === 'true',
     sentryDsn: env.SENTRY_DSN || null,

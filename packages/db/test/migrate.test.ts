@@ -89,6 +89,7 @@ describe('migrate', () => {
       '0007_least_privilege',
       '0008_outbox_and_delivery',
       '0009_detection',
+      '0010_hot_path',
     ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);

@@ -202,7 +202,11 @@ function compareSchema(models: PrismaModel[], catalog: Catalog): string[] {
     }
     const idFields = model.fields.filter((field) => field.id).map((field) => field.column);
     const primaryKey = catalog.primaryKeys.get(model.table) ?? [];
-    if (idFields.join(',') !== primaryKey.join(',')) {
+    // Tenant tables key on (client_id, id) so they can be distributed by client_id (0010,
+    // docs/scaling.md); Prisma keeps `id` as its identity: ids are random uuids made by the
+    // app, and every tenant read carries client_id, which (client_id, id) makes unique.
+    const tenantKey = idFields.join(',') === 'id' && primaryKey.join(',') === 'client_id,id';
+    if (!tenantKey && idFields.join(',') !== primaryKey.join(',')) {
       problems.push(`model ${model.name}: @id is (${idFields.join(', ')}), primary key is (${primaryKey.join(', ')})`);
     }
     // Prisma trusts @unique/@@unique for findUnique: each must be a real, total unique index.
