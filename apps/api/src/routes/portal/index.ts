@@ -269,7 +269,15 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
 
   app.delete(
     '/api/portal/clients/:clientId/files/:fileId',
-    { config: CONTACT_ONLY, schema: { params: FileParams, response: { 200: Ok, ...errors } } },
+    {
+      config: CONTACT_ONLY,
+      schema: {
+        operationId: 'deleteOwnPortalFile',
+        summary: 'Remove one of your own uploads while it awaits review (contact)',
+        params: FileParams,
+        response: { 200: Ok, ...errors },
+      },
+    },
     async (request) => {
       const db = tenantDb(request);
       // Only the contact's own upload, and only while its item awaits review: a reviewed file is the firm's record.

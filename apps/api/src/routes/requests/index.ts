@@ -280,6 +280,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config; mailer: Mailer }> = 
     {
       config: { routeScope: 'staff-only' },
       schema: {
+        operationId: 'listOutstandingItems',
+        summary: 'Open requests and outstanding items per client served (the console home)',
         response: {
           200: Type.Object(
             {
