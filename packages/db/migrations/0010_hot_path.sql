@@ -16,31 +16,16 @@ ALTER TABLE request_items DROP CONSTRAINT request_items_pkey, ADD PRIMARY KEY (c
 ALTER TABLE files DROP CONSTRAINT files_pkey, ADD PRIMARY KEY (client_id, id);
 ALTER TABLE contact_sessions DROP CONSTRAINT contact_sessions_pkey, ADD PRIMARY KEY (client_id, id);
 ALTER TABLE outbox_messages DROP CONSTRAINT outbox_messages_pkey, ADD PRIMARY KEY (client_id, id);
+ALTER TABLE recurring_schedules DROP CONSTRAINT recurring_schedules_pkey, ADD PRIMARY KEY (client_id, id);
 
 RESET ROLE;
 
--- 2. The per-request session lookups in PL/pgSQL. A SQL-language SECURITY DEFINER function
+-- 2. The per-request session lookups in PL/pgSQL (the staff one already is, since 0007;
+--    this makes the contact one so). A SQL-language SECURITY DEFINER function
 --    is never inlined and is planned again on every call; PL/pgSQL keeps the plan of its
 --    query per connection (DESIGN §9: ~0.1 ms of PostgreSQL CPU per request). Same
 --    signatures, same bodies, same owner (spade_definer) and grants: CREATE OR REPLACE keeps
 --    both. Run by the migrating login, which owns them through spade_definer.
-CREATE OR REPLACE FUNCTION spade_resolve_staff_session(p_token_hash text)
-  RETURNS TABLE (session_id uuid, staff_user_id uuid, role text, client_ids uuid[])
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
-  AS $$
-  #variable_conflict use_column
-  BEGIN
-    RETURN QUERY
-    SELECT s.id, u.id, u.role,
-           ARRAY(SELECT a.client_id FROM staff_client_assignments a WHERE a.staff_user_id = u.id)
-    FROM staff_sessions s
-    JOIN staff_users u ON u.id = s.staff_user_id
-    WHERE s.token_hash = p_token_hash
-      AND s.revoked_at IS NULL AND s.expires_at > now()
-      AND u.disabled_at IS NULL;
-  END
-  $$;
-
 CREATE OR REPLACE FUNCTION spade_resolve_contact_session(p_token_hash text)
   RETURNS TABLE (session_id uuid, client_id uuid, contact_id uuid, cycle_request_id uuid)
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp

@@ -73,6 +73,7 @@ describe('the embedded PGlite database', () => {
       '0007_least_privilege',
       '0008_outbox_and_delivery',
       '0009_detection',
+      '0010_hot_path',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -124,6 +125,7 @@ describe('the embedded PGlite database', () => {
       '0007_least_privilege',
       '0008_outbox_and_delivery',
       '0009_detection',
+      '0010_hot_path',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.

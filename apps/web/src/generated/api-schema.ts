@@ -409,7 +409,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open requests and outstanding items per client served */
+        /** Open requests and outstanding items per client served (the console home) */
         get: operations["listOutstandingItems"];
         put?: never;
         post?: never;
@@ -700,7 +700,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Preview an image or PDF inline (sandboxed) */
+        /** Show an image or PDF inline (sandboxed); other types are download-only */
         get: operations["previewFile"];
         put?: never;
         post?: never;
@@ -856,8 +856,8 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove one of the contact's own uploads before review */
-        delete: operations["portalDeleteFile"];
+        /** Remove one of your own uploads while it awaits review (contact) */
+        delete: operations["deleteOwnPortalFile"];
         options?: never;
         head?: never;
         patch?: never;
@@ -10607,7 +10607,7 @@ export interface operations {
             };
         };
     };
-    portalDeleteFile: {
+    deleteOwnPortalFile: {
         parameters: {
             query?: never;
             header?: never;

@@ -129,9 +129,11 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
     '/api/clients/:clientId/files/:fileId/preview',
     {
       config: { routeScope: 'client-scoped' },
+      // A HEAD would run the handler and audit a preview that never happened.
+      exposeHeadRoute: false,
       schema: {
         operationId: 'previewFile',
-        summary: 'Preview an image or PDF inline (sandboxed)',
+        summary: 'Show an image or PDF inline (sandboxed); other types are download-only',
         params: FileParams,
         response: { 200: Type.String({ format: 'binary', description: 'An image or PDF, inline and sandboxed' }), ...uploadErrors },
       },

@@ -378,8 +378,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     {
       config: CONTACT_ONLY,
       schema: {
-        operationId: 'portalDeleteFile',
-        summary: "Remove one of the contact's own uploads before review",
+        operationId: 'deleteOwnPortalFile',
+        summary: 'Remove one of your own uploads while it awaits review (contact)',
         params: FileParams,
         response: { 200: Ok, ...errors },
       },

@@ -377,7 +377,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       config: { routeScope: 'staff-only' },
       schema: {
         operationId: 'listOutstandingItems',
-        summary: 'Open requests and outstanding items per client served',
+        summary: 'Open requests and outstanding items per client served (the console home)',
         response: {
           200: Type.Object(
             {
