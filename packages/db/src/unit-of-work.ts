@@ -135,14 +135,8 @@ export function beginClientUnitOfWork(prisma: BasePrisma, clientId: string, opti
   return begin<ScopedTx>(prisma, scopedPrisma(prisma, clientId) as unknown as Transactional<ScopedTx>, context, options);
 }
 
-/** Runs `fn` in one unit of work: commit on success, roll back on any error. */
-export async function inUnitOfWork<T>(
-  prisma: BasePrisma,
-  context: TenantContext,
-  fn: (tx: TxClient) => Promise<T>,
-  options: UnitOfWorkOptions = {},
-): Promise<T> {
-  const unit = await beginUnitOfWork(prisma, context, options);
+/** Runs `fn` in an opened unit: commit on success, roll back on any error. */
+async function runInUnit<Tx, T>(unit: UnitOfWork<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T> {
   try {
     const result = await fn(unit.tx);
     await unit.commit();
@@ -151,6 +145,16 @@ export async function inUnitOfWork<T>(
     await unit.rollback();
     throw error;
   }
+}
+
+/** Runs `fn` in one unit of work: commit on success, roll back on any error. */
+export async function inUnitOfWork<T>(
+  prisma: BasePrisma,
+  context: TenantContext,
+  fn: (tx: TxClient) => Promise<T>,
+  options: UnitOfWorkOptions = {},
+): Promise<T> {
+  return runInUnit(await beginUnitOfWork(prisma, context, options), fn);
 }
 
 /**
@@ -192,13 +196,5 @@ export async function inClientUnitOfWork<T>(
   fn: (tx: ScopedTx) => Promise<T>,
   options: UnitOfWorkOptions = {},
 ): Promise<T> {
-  const unit = await beginClientUnitOfWork(prisma, clientId, options);
-  try {
-    const result = await fn(unit.tx);
-    await unit.commit();
-    return result;
-  } catch (error) {
-    await unit.rollback();
-    throw error;
-  }
+  return runInUnit(await beginClientUnitOfWork(prisma, clientId, options), fn);
 }
