@@ -10,6 +10,8 @@ export interface RouteTableEntry {
   adminOnly: boolean;
   /** An upload route (multipart body received before the unit of work). */
   upload: boolean;
+  /** Left out of the OpenAPI document (the web app's pages, the document itself). */
+  hidden: boolean;
 }
 
 export class RouteScopeError extends Error {
@@ -55,6 +57,7 @@ export default fp<{ enforceAtRequest: boolean }>(
           actors: scope === 'client-scoped' ? (route.config?.actors ?? ['staff']) : scope === 'staff-only' ? ['staff'] : [],
           adminOnly: route.config?.adminOnly === true,
           upload: route.config?.upload === true,
+          hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true,
         });
       }
     });
