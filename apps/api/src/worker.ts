@@ -26,7 +26,8 @@ export async function runWorker(options: {
   const db = await openDatabase(config.database);
   const transport = transportFromConfig(config);
   try {
-    await assertRuntimeRole(db);
+    // The worker serves no admin route: it has no admin pool to check.
+    await assertRuntimeRole(db, null);
     const log = pino({ level: config.logLevel });
     const worker = createDeliveryWorker({ db, config, transport, log });
     options.out(`delivery worker ${worker.id}: ${config.mail.smtpUrl ? 'SMTP' : `outbox folder ${config.outboxDir}`}`);

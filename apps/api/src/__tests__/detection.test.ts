@@ -249,7 +249,7 @@ describe('per-tenant freeze', () => {
   it('answers 503 for one client on two instances within a second, to all but admins; other clients untouched; thaw restores', async () => {
     const secondDb = await openDatabase({ kind: 'postgres', url: t.testDb.appUrl, poolMax: 4 });
     dbs.push(secondDb);
-    const second = await buildApp(t.config, { db: secondDb, logger: false });
+    const second = await buildApp(t.config, { db: secondDb, adminDb: t.adminDb, logger: false });
     apps.push(second);
     const staff = await login(t.app, DEMO.staff.staff);
     const admin = await login(t.app, DEMO.staff.admin);
@@ -333,7 +333,7 @@ describe('breadth alerts', () => {
     });
     expect(created.statusCode, created.body).toBe(201);
     const session = (
-      await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: created.json().magicLink.token } })
+      await t.app.inject({ method: 'POST', url: '/api/portal/exchange', payload: { token: await t.linkForRequest(created.json().id) } })
     ).json().sessionToken;
     const r = await t.app.inject({
       method: 'GET',

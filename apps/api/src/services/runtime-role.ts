@@ -51,7 +51,7 @@ async function currentUser(sql: SqlExecutor): Promise<string> {
  * PGlite (one superuser) every unit of work switches to spade_app, so spade_app itself is
  * checked. The admin pool must log in as spade_admin_login, which is no more than that.
  */
-export async function assertRuntimeRole(db: Database, adminDb: Database = db): Promise<void> {
+export async function assertRuntimeRole(db: Database, adminDb: Database | null = db): Promise<void> {
   const problems: string[] = [];
   await db.withSql(async (sql) => {
     if (db.kind === 'postgres') {
@@ -62,7 +62,7 @@ export async function assertRuntimeRole(db: Database, adminDb: Database = db): P
     const reachable = await reachableAllSeeingRoles(sql, 'spade_app');
     if (reachable.length > 0) problems.push(`spade_app can switch to ${reachable.join(', ')}, which see(s) past row-level security`);
   });
-  if (adminDb !== db && adminDb.kind === 'postgres') {
+  if (adminDb && adminDb !== db && adminDb.kind === 'postgres') {
     await adminDb.withSql(async (sql) => {
       const user = await currentUser(sql);
       if (user !== 'spade_admin_login') problems.push(`the admin database role is ${user}, not spade_admin_login`);
@@ -74,7 +74,9 @@ export async function assertRuntimeRole(db: Database, adminDb: Database = db): P
   if (problems.length > 0) throw new UnsafeRuntimeRoleError(`Refusing to start: ${problems.join('; ')}.`);
   // And every unit of work must really switch to spade_app with its tenant set...
   await verifyTenantContext(db.prisma);
-  // ...and admin units of work to spade_firm_admin, on the admin pool.
+  // ...and admin units of work to spade_firm_admin, on the admin pool (a process without
+  // admin routes — the delivery worker — has none: null).
+  if (!adminDb) return;
   await verifyAdminContext(adminDb.prisma).catch((error: unknown) => {
     throw new UnsafeRuntimeRoleError(`Refusing to start: the admin pool cannot run admin units of work (${(error as Error).message}).`);
   });
