@@ -39,31 +39,56 @@ export interface LinkMailInput {
 const DO_NOT_FORWARD =
   'This link works once, for you only: do not forward it. If it has stopped working, open it anyway and ask for a new one.';
 
-export function renderMagicLinkMail(input: LinkMailInput): RenderedBody {
-  const intro = input.message ?? `${input.firmName} has asked you to upload some documents for ${input.clientName}.`;
-  const items = input.items.map((item) => `${item.label}${item.required ? '' : ' (optional)'}`);
-  const until = `The link works until ${sgDate(input.expiresAt)} (Singapore time).`;
+/**
+ * A mail to a contact that carries their link: greeting, intro, the items, the link (as
+ * text and as a button), its expiry and the do-not-forward warning — one layout for the
+ * first mail and every reminder.
+ */
+function contactLinkMail(mail: {
+  subject: string;
+  contactName: string;
+  intro: string;
+  lines: string[];
+  url: string;
+  linkText: string;
+  buttonLabel: string;
+  expiresAt: Date;
+}): RenderedBody {
+  const until = `The link works until ${sgDate(mail.expiresAt)} (Singapore time).`;
   return {
-    subject: `Documents requested by ${input.firmName}`,
+    subject: mail.subject,
     text: [
-      `Hello ${input.contactName},`,
+      `Hello ${mail.contactName},`,
       '',
-      intro,
+      mail.intro,
       '',
-      ...items.map((item) => `  - ${item}`),
+      ...mail.lines.map((line) => `  - ${line}`),
       '',
-      `Open this link to see the list and upload them: ${input.url}`,
+      `${mail.linkText}: ${mail.url}`,
       until,
       '',
       DO_NOT_FORWARD,
     ].join('\n'),
     html: page(
-      [`Hello ${input.contactName},`, intro],
-      items,
-      { url: input.url, label: 'Open your document checklist' },
+      [`Hello ${mail.contactName},`, mail.intro],
+      mail.lines,
+      { url: mail.url, label: mail.buttonLabel },
       `${until} ${DO_NOT_FORWARD}`,
     ),
   };
+}
+
+export function renderMagicLinkMail(input: LinkMailInput): RenderedBody {
+  return contactLinkMail({
+    subject: `Documents requested by ${input.firmName}`,
+    contactName: input.contactName,
+    intro: input.message ?? `${input.firmName} has asked you to upload some documents for ${input.clientName}.`,
+    lines: input.items.map((item) => `${item.label}${item.required ? '' : ' (optional)'}`),
+    url: input.url,
+    linkText: 'Open this link to see the list and upload them',
+    buttonLabel: 'Open your document checklist',
+    expiresAt: input.expiresAt,
+  });
 }
 
 export interface ReminderMailInput {
@@ -78,32 +103,18 @@ export interface ReminderMailInput {
 }
 
 export function renderReminderMail(input: ReminderMailInput): RenderedBody {
-  const lines = input.outstanding.map((item) =>
-    item.status === 'rejected' ? `${item.label} — please upload again${item.reviewComment ? `: ${item.reviewComment}` : ''}` : item.label,
-  );
-  const intro = `A reminder from ${input.firmName}: we are still waiting for these documents for ${input.clientName}.`;
-  const until = `The link works until ${sgDate(input.expiresAt)} (Singapore time).`;
-  return {
+  return contactLinkMail({
     subject: `Reminder: documents still needed by ${input.firmName}`,
-    text: [
-      `Hello ${input.contactName},`,
-      '',
-      intro,
-      '',
-      ...lines.map((line) => `  - ${line}`),
-      '',
-      `Upload them here: ${input.url}`,
-      until,
-      '',
-      DO_NOT_FORWARD,
-    ].join('\n'),
-    html: page(
-      [`Hello ${input.contactName},`, intro],
-      lines,
-      { url: input.url, label: 'Upload the outstanding documents' },
-      `${until} ${DO_NOT_FORWARD}`,
+    contactName: input.contactName,
+    intro: `A reminder from ${input.firmName}: we are still waiting for these documents for ${input.clientName}.`,
+    lines: input.outstanding.map((item) =>
+      item.status === 'rejected' ? `${item.label} — please upload again${item.reviewComment ? `: ${item.reviewComment}` : ''}` : item.label,
     ),
-  };
+    url: input.url,
+    linkText: 'Upload them here',
+    buttonLabel: 'Upload the outstanding documents',
+    expiresAt: input.expiresAt,
+  });
 }
 
 export interface DigestMailInput {
