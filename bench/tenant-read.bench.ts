@@ -26,8 +26,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
-import { type Database, hashPassword, hashToken, isTokenOf, newToken, openDatabase } from '@breezycorp/db';
+import { hashPassword, hashToken, isTokenOf, newToken } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
 import { type App, buildApp } from '../apps/api/src/app.ts';
 import { parseConfig } from '../apps/api/src/config.ts';
@@ -588,12 +589,12 @@ async function main(): Promise<number> {
       SPADE_LOGIN_PER_MINUTE: '1000',
       SPADE_UPLOAD_MAX_BYTES: String(Math.max(25, UPLOAD_MB + 1) * 1024 * 1024),
     });
-    const appDb: Database = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: POOL });
+    const appDb: UnsafeDatabase = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: POOL });
     cleanups.push(() => appDb.close());
     // Admin staff-only routes' own login (the bench's read route is client-scoped and never opens it).
-    const adminDb: Database = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 2 });
+    const adminDb: UnsafeDatabase = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 2 });
     cleanups.push(() => adminDb.close());
-    const ownerDb: Database = await openDatabase({ kind: 'postgres', url: testDb.ownerUrl, poolMax: POOL });
+    const ownerDb: UnsafeDatabase = await openDatabase({ kind: 'postgres', url: testDb.ownerUrl, poolMax: POOL });
     cleanups.push(() => ownerDb.close());
     const ownerPool = new pg.Pool({ connectionString: testDb.ownerUrl, max: POOL });
     cleanups.push(() => ownerPool.end());

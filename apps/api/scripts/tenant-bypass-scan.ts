@@ -9,45 +9,35 @@ import ts from 'typescript';
  *  - raw SQL ($queryRaw, $executeRaw and their Unsafe forms) outside the one module allowed;
  *  - the unscoped/base Prisma client (`<db>.prisma`) or a raw connection (`withSql`)
  *    outside the plugins and services that own them;
- *  - a route file importing the unit-of-work or database openers from @breezycorp/db;
+ *  - a route file importing an all-rows or client-naming context from @breezycorp/db;
+ *  - any file importing `@breezycorp/db/unsafe` (the unscoped client, owner-level helpers)
+ *    outside its listed importers; outside the API (CLI, bench) every importer is printed;
  *  - a client-scoped handler using the firm-wide transaction (`firmDb`) — it would skip
  *    require-client-scope's tenant client — or any other route using `tenantDb`.
  * The allowed exceptions are this explicit list; `--list` prints it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freeze({
   rawSql: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts'],
-  basePrisma: [
-    'plugins/unit-of-work.ts',
-    'plugins/audit.ts',
-    'plugins/auth.ts',
-    'plugins/kill-switch.ts',
-    'services/first-admin.ts',
-    'services/bulk-requests.ts',
-    'services/delivery/recurring-scheduler.ts',
-    'services/delivery/reminder-scheduler.ts',
+  basePrisma: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts', 'server.ts'],
+  rawConnection: ['services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
+  /** Importers of `@breezycorp/db/unsafe` (the unscoped client, owner-level helpers). */
+  unsafeEntry: [
+    'server.ts',
+    'worker.ts',
     'services/delivery/unsafe-claims.ts',
-    'services/delivery/worker.ts',
     'services/detection-store.ts',
-    'services/magic-links.ts',
+    'services/first-admin.ts',
     'services/runtime-role.ts',
     'services/token-lookups.ts',
-    'server.ts',
   ],
-  rawConnection: ['routes/health.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
 });
 
+/** The unsafe entry's module name; importing it is a deliberate, listed act. */
+export const UNSAFE_ENTRY = '@breezycorp/db/unsafe';
+
 const RAW_METHODS = new Set(['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe', '$queryRawTyped']);
-const UNSCOPED_OPENERS = new Set([
-  'openDatabase',
-  'scopedPrisma',
-  'beginUnitOfWork',
-  'beginClientUnitOfWork',
-  'inUnitOfWork',
-  'inClientUnitOfWork',
-  'applyTenantContext',
-  'ADMIN_CONTEXT',
-  'PrismaClient',
-]);
+/** What a route must not import from the safe entry: the all-rows admin context and the contexts that name clients. */
+const UNSCOPED_OPENERS = new Set(['ADMIN_CONTEXT', 'clientsContext', 'clientContext']);
 const ROUTE_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'route', 'all']);
 
 export interface Finding {
@@ -58,6 +48,7 @@ export interface Finding {
     | 'base-prisma'
     | 'raw-connection'
     | 'route-imports-opener'
+    | 'unsafe-entry'
     | 'client-scoped-uses-firm-db'
     | 'non-client-route-uses-tenant-db';
   message: string;
@@ -107,6 +98,14 @@ export function scanSource(file: string, source: string): Finding[] {
       if (name === 'withSql' && !ALLOWED.rawConnection?.includes(file)) {
         findings.push({ file, line: at(node), rule: 'raw-connection', message: 'a raw database connection (withSql)' });
       }
+    }
+    if (
+      ts.isImportDeclaration(node) &&
+      ts.isStringLiteral(node.moduleSpecifier) &&
+      node.moduleSpecifier.text === UNSAFE_ENTRY &&
+      !ALLOWED.unsafeEntry?.includes(file)
+    ) {
+      findings.push({ file, line: at(node), rule: 'unsafe-entry', message: `imports ${UNSAFE_ENTRY} (the unscoped client)` });
     }
     if (
       isRouteFile &&
@@ -171,6 +170,28 @@ export async function scanTree(srcDir: string): Promise<{ files: number; finding
 }
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * Outside the API, the operator's tools hold the owner's login by design: the CLI, the
+ * bench, the web app's build scripts. They are not scanned for bypasses (the unscoped client is their job),
+ * but every one of their files that imports the unsafe entry is listed, so a new importer
+ * shows in `pnpm lint`'s output and in review.
+ */
+export const OPERATOR_TREES = ['packages/cli/src', 'bench', 'apps/web/scripts', 'apps/web/src'] as const;
+
+export async function unsafeImporters(repo = REPO): Promise<string[]> {
+  const found: string[] = [];
+  for (const tree of [...OPERATOR_TREES, 'apps/api/src']) {
+    const entries = await readdir(path.join(repo, tree), { recursive: true }).catch(() => [] as string[]);
+    for (const entry of entries.sort()) {
+      if (!/\.tsx?$/.test(entry) || entry.split(path.sep).some((part) => part === 'node_modules' || part === '__tests__')) continue;
+      const text = await readFile(path.join(repo, tree, entry), 'utf8');
+      if (text.includes(`'${UNSAFE_ENTRY}'`)) found.push(`${tree}/${entry.split(path.sep).join('/')}`);
+    }
+  }
+  return found;
+}
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--list')) {
@@ -178,6 +199,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   } else {
     const { files, findings } = await scanTree(SRC);
     for (const f of findings) process.stdout.write(`apps/api/src/${f.file}:${f.line}  ${f.rule}  ${f.message}\n`);
+    const importers = await unsafeImporters();
+    process.stdout.write(`importers of ${UNSAFE_ENTRY} (tests aside): ${importers.length}\n${importers.map((f) => `  ${f}\n`).join('')}`);
     process.stdout.write(`tenant-bypass scan: ${files} files, ${findings.length} finding(s)\n`);
     process.exitCode = findings.length > 0 ? 1 : 0;
   }

@@ -1,4 +1,4 @@
-import { type Database, migrate, openDatabase, seedDemo } from '@breezycorp/db';
+import { migrate, openDatabase, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { parseConfig } from './config.ts';
@@ -7,7 +7,7 @@ import { demoLoginsInUse, ensureFirstAdmin } from './services/first-admin.ts';
 /** Process entry: config → database → app.listen, with graceful shutdown. */
 const config = parseConfig();
 
-let db: Database;
+let db: UnsafeDatabase;
 if (config.database.kind === 'pglite') {
   // The embedded default: one in-process database, migrated and seeded on first start.
   db = await openDatabase(config.database);

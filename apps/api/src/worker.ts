@@ -1,4 +1,4 @@
-import { openDatabase } from '@breezycorp/db';
+import { openDatabase } from '@breezycorp/db/unsafe';
 import pino from 'pino';
 import { parseConfig } from './config.ts';
 import { transportFromConfig } from './plugins/delivery.ts';

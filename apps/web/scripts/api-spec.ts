@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '@breezycorp/api/app';
 import { parseConfig } from '@breezycorp/api/config';
-import { migrate, openDatabase } from '@breezycorp/db';
+import { migrate, openDatabase } from '@breezycorp/db/unsafe';
 import openapiTS, { astToString } from 'openapi-typescript';
 
 /** Where the generated client types live (committed; biome skips `src/generated`). */

@@ -1,4 +1,5 @@
-import { type Database, openDatabase, targetFromEnv } from '@breezycorp/db';
+import { targetFromEnv } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import { CliError, EXIT, type Io } from './io.ts';
 
 export interface UnsafeOwnerOptions {
@@ -16,8 +17,12 @@ export interface UnsafeOwnerOptions {
  * work must see every tenant. Nothing tenant-facing may use it. Every use is listed in
  * test/unsafe-uses.test.ts, so a new one shows up in review.
  */
-export async function withUnsafeOwnerDatabase<T>(io: Io, fn: (db: Database) => Promise<T>, options: UnsafeOwnerOptions = {}): Promise<T> {
-  let db: Database;
+export async function withUnsafeOwnerDatabase<T>(
+  io: Io,
+  fn: (db: UnsafeDatabase) => Promise<T>,
+  options: UnsafeOwnerOptions = {},
+): Promise<T> {
+  let db: UnsafeDatabase;
   try {
     db = await openDatabase(targetFromEnv(io.env));
   } catch (error) {

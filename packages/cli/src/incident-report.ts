@@ -1,12 +1,12 @@
-import type { Database } from '@breezycorp/db';
+import type { UnsafeDatabase } from '@breezycorp/db/unsafe';
 import { type Clock, incidentClocks } from './clocks.ts';
 import type { Duration } from './duration.ts';
 import { formatFirmTime } from './firm-time.ts';
 import { type IncidentRow, incidentActorIds, incidentTimes, loadIncident } from './incidents.ts';
 import { type Actor, type AffectedClient, affectedClients, resolveActor } from './investigation.ts';
 
-type TimelineEntry = Awaited<ReturnType<Database['prisma']['incidentTimelineEntry']['findMany']>>[number];
-type EvidenceRow = Awaited<ReturnType<Database['prisma']['incidentEvidence']['findMany']>>[number];
+type TimelineEntry = Awaited<ReturnType<UnsafeDatabase['prisma']['incidentTimelineEntry']['findMany']>>[number];
+type EvidenceRow = Awaited<ReturnType<UnsafeDatabase['prisma']['incidentEvidence']['findMany']>>[number];
 
 /** Everything the disclosure and the post-mortem are drafted from, read once. */
 export interface IncidentReport {
@@ -21,7 +21,7 @@ export interface IncidentReport {
   now: Date;
 }
 
-export async function loadIncidentReport(db: Database, incidentId: string, since: Duration, now: Date): Promise<IncidentReport> {
+export async function loadIncidentReport(db: UnsafeDatabase, incidentId: string, since: Duration, now: Date): Promise<IncidentReport> {
   const incident = await loadIncident(db.prisma, incidentId);
   const timeline = await db.prisma.incidentTimelineEntry.findMany({ where: { incidentId: incident.id }, orderBy: { occurredAt: 'asc' } });
   const evidence = await db.prisma.incidentEvidence.findMany({ where: { incidentId: incident.id }, orderBy: { addedAt: 'asc' } });

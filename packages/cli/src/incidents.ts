@@ -1,4 +1,5 @@
-import type { BasePrisma, TxClient } from '@breezycorp/db';
+import type { TxClient } from '@breezycorp/db';
+import type { BasePrisma } from '@breezycorp/db/unsafe';
 import type { IncidentTimes } from './clocks.ts';
 import { CliError, EXIT } from './io.ts';
 import { requireUuid } from './operator.ts';

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '@breezycorp/db';
+import type { SqlExecutor } from '@breezycorp/db/unsafe';
 import type { Duration } from './duration.ts';
 import { CliError, EXIT } from './io.ts';
 import { requireUuid } from './operator.ts';

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db';
 import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from '@breezycorp/db/testing';
+import { migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db/unsafe';
 import pg from 'pg';
 import type { Io } from '../src/io.ts';
 import { runCli } from '../src/program.ts';

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
-import { isUuid, type TenantContext, TenantContextError } from './tenant-context.ts';
+import { contextStatement, type TenantContext } from './tenant-context.ts';
 
 /**
  * Sets role and tenant in the same round trip as BEGIN (PostgreSQL only). A unit of work
@@ -14,15 +14,6 @@ import { isUuid, type TenantContext, TenantContextError } from './tenant-context
  * and the boot self-check (`verifyContextOnBegin`) prove it still applies.
  */
 const pendingContext = new AsyncLocalStorage<string>();
-
-const ROLES: ReadonlySet<string> = new Set(['spade_app', 'spade_firm_admin']);
-
-/** The context statement with its values inlined — safe only because both are validated here. */
-export function contextStatement(context: TenantContext): string {
-  if (!ROLES.has(context.role)) throw new TenantContextError(`unknown role ${context.role}`);
-  if (context.clientIds.some((id) => !isUuid(id))) throw new TenantContextError('malformed client id in context');
-  return `SELECT set_config('role', '${context.role}', true), set_config('app.client_ids', '${context.clientIds.join(',')}', true)`;
-}
 
 export function withContextOnBegin<T>(context: TenantContext, fn: () => PromiseLike<T>): Promise<T> {
   // Awaited inside the context: Prisma's promises start work only when awaited.

@@ -7,6 +7,17 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { foldContextIntoBegin } from './begin-with-context.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
+import { ADMIN_CONTEXT, clientContext, type TenantContext, TenantContextError } from './tenant-context.ts';
+import {
+  type BasePrisma,
+  openUnit,
+  runInUnit,
+  ScopedClients,
+  type ScopedTx,
+  type TxClient,
+  type UnitOfWork,
+  type UnitOfWorkOptions,
+} from './unit-of-work.ts';
 
 export type DatabaseTarget =
   | {
@@ -22,19 +33,36 @@ export type DatabaseTarget =
 export const LISTEN_RETRY_MS = { first: 50, max: 2_000 } as const;
 
 /**
- * The base Prisma client. It is unscoped: only packages/db and the API's plugins that open
- * tenant units of work hold it; route handlers receive a scoped client instead.
+ * A database, as the product sees it: units of work, never the unscoped client. Every read
+ * and write of the API's requests and background jobs runs in a unit that `unit` or
+ * `clientUnit` opened, with its tenant context set by the one statement of
+ * tenant-context.ts; how that statement travels (folded into BEGIN on PostgreSQL, the
+ * transaction's first statement on PGlite) is this object's own business.
  */
-export type BasePrisma = PrismaClient;
-
-/** Clients whose pool folds the tenant context into BEGIN (PostgreSQL); PGlite's do not. */
-export const contextOnBegin = new WeakSet<BasePrisma>();
-
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
-  readonly prisma: BasePrisma;
-  /** Runs `fn` with one raw connection (migrations, boot checks). */
-  withSql<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+  /** True when the context rides on BEGIN (PostgreSQL's pooled connections). */
+  readonly foldsContextIntoBegin: boolean;
+  /** A unit for staff-only or public work: RLS admits exactly `context`'s clients. */
+  unit(context: TenantContext, options?: UnitOfWorkOptions): Promise<UnitOfWork<TxClient>>;
+  /** A unit for one client: RLS and the tenant-scope extension both confine it. */
+  clientUnit(clientId: string, options?: UnitOfWorkOptions): Promise<UnitOfWork<ScopedTx>>;
+  /** Runs `fn` in one unit of work: commit on success, roll back on any error. */
+  inUnit<T>(context: TenantContext, fn: (tx: TxClient) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
+  /**
+   * Runs `fn` in one client's unit of work (RLS + the tenant-scope extension). Background
+   * work (the delivery worker, schedulers, bulk sends) uses it, one client per unit, never two.
+   */
+  inClientUnit<T>(clientId: string, fn: (tx: ScopedTx) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
+  /**
+   * Boot self-check: a unit of work really runs as spade_app with exactly its tenant set —
+   * whichever way the context travels. An upgrade that broke the fold fails here, at boot.
+   */
+  verifyTenantContext(): Promise<void>;
+  /** Boot self-check of the admin pool: an admin unit runs as spade_firm_admin (on the app's pool it fails, as it must). */
+  verifyAdminContext(): Promise<void>;
+  /** Readiness: one trivial round trip on a pooled connection (no tenant, no transaction). */
+  ping(): Promise<void>;
   /**
    * LISTENs on a channel (a dedicated connection on PostgreSQL); resolves to an unlisten
    * function. A lost connection (restart, terminated backend) is re-established with
@@ -43,6 +71,66 @@ export interface Database {
    */
   listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/**
+ * The same database with its unscoped parts: the base Prisma client (RLS still applies to
+ * the login's role, the tenant-scope extension does not) and raw connections. Only
+ * `@breezycorp/db/unsafe` exports this type and `openDatabase`; `pnpm lint` lists every
+ * importer of that entry.
+ */
+export interface UnsafeDatabase extends Database {
+  readonly prisma: BasePrisma;
+  /** Runs `fn` with one raw connection (migrations, boot checks, the operator's CLI). */
+  withSql<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+function databaseOver(
+  kind: DatabaseTarget['kind'],
+  prisma: BasePrisma,
+  foldsContextIntoBegin: boolean,
+  rest: Pick<UnsafeDatabase, 'withSql' | 'listen' | 'close'>,
+): UnsafeDatabase {
+  const scoped = new ScopedClients(prisma);
+  const starter = { foldsContextIntoBegin };
+  const unit = (context: TenantContext, options: UnitOfWorkOptions = {}) => openUnit<TxClient>(starter, prisma, context, options);
+  const clientUnit = (clientId: string, options: UnitOfWorkOptions = {}) => {
+    const context = clientContext(clientId); // validated before any client is built for it
+    return openUnit<ScopedTx>(starter, scoped.for(clientId), context, options);
+  };
+  return {
+    kind,
+    prisma,
+    foldsContextIntoBegin,
+    unit,
+    clientUnit,
+    async inUnit(context, fn, options) {
+      return runInUnit(await unit(context, options), fn);
+    },
+    async inClientUnit(clientId, fn, options) {
+      return runInUnit(await clientUnit(clientId, options), fn);
+    },
+    async verifyTenantContext() {
+      const probe = '00000000-0000-4000-8000-0000000c0de0';
+      const seen = await runInUnit(
+        await unit(clientContext(probe)),
+        (tx) => tx.$queryRaw<{ role: string; ids: string }[]>`SELECT current_user AS role, current_setting('app.client_ids', true) AS ids`,
+      );
+      if (seen[0]?.role !== 'spade_app' || seen[0]?.ids !== probe) {
+        throw new TenantContextError(`units of work do not carry their tenant context (saw ${JSON.stringify(seen[0] ?? null)})`);
+      }
+    },
+    async verifyAdminContext() {
+      const seen = await runInUnit(await unit(ADMIN_CONTEXT), (tx) => tx.$queryRaw<{ role: string }[]>`SELECT current_user AS role`);
+      if (seen[0]?.role !== 'spade_firm_admin') {
+        throw new TenantContextError(`admin units of work run as ${JSON.stringify(seen[0]?.role ?? null)}, not spade_firm_admin`);
+      }
+    },
+    async ping() {
+      await rest.withSql((sql) => sql.query('SELECT 1'));
+    },
+    ...rest,
+  };
 }
 
 type DataEnv = { DATABASE_URL?: string | undefined; SPADE_DATA_DIR?: string | undefined };
@@ -64,7 +152,7 @@ export function targetFromEnv(env: DataEnv): DatabaseTarget {
   return { kind: 'pglite', dataDir: dataPaths(env).pgliteDir };
 }
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+export async function openDatabase(target: DatabaseTarget): Promise<UnsafeDatabase> {
   if (target.kind === 'postgres') {
     const pool = new pg.Pool({
       connectionString: target.url,
@@ -84,10 +172,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       foldContextIntoBegin(client);
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    contextOnBegin.add(prisma);
-    return {
-      kind: 'postgres',
-      prisma,
+    return databaseOver('postgres', prisma, true, {
       async withSql(fn) {
         const client = await pool.connect();
         try {
@@ -101,14 +186,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
         await prisma.$disconnect();
         await pool.end();
       },
-    };
+    });
   }
   if (!target.dataDir.startsWith('memory://')) await mkdir(target.dataDir, { recursive: true });
   const pglite = await PGlite.create(target.dataDir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  return {
-    kind: 'pglite',
-    prisma,
+  return databaseOver('pglite', prisma, false, {
     async withSql(fn) {
       return fn(pgliteExecutor(pglite));
     },
@@ -119,7 +202,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       await prisma.$disconnect();
       await pglite.close();
     },
-  };
+  });
 }
 
 /**

@@ -1,18 +1,9 @@
-export {
-  type Digest,
-  digestsCovering,
-  digestsFromJsonLines,
-  digestsToJsonLines,
-  GENESIS_HASH,
-  listDigests,
-  type Problem,
-  type SealResult,
-  sealAudit,
-  type VerifyOptions,
-  type VerifyReport,
-  verifyAuditTrail,
-} from './audit-trail.ts';
-export { type BasePrisma, type Database, type DatabaseTarget, dataPaths, openDatabase, targetFromEnv } from './database.ts';
+/**
+ * The safe entry: what the product's code may hold. Units of work (through a `Database`),
+ * tenant contexts, the tenant-scope extension's pure rules, secrets' hashing. The unscoped
+ * client, raw connections and owner-level helpers live in `@breezycorp/db/unsafe`.
+ */
+export { type Database, type DatabaseTarget, dataPaths, LISTEN_RETRY_MS, targetFromEnv } from './database.ts';
 export {
   FIRM_WIDE_MODELS,
   scopeOperation,
@@ -20,9 +11,8 @@ export {
   TenantScopeViolation,
   withTenantScope,
 } from './extensions/tenant-scope.ts';
-export { type AdminCreation, AdminCreationError, createAdmin, type NewAdmin } from './first-admin.ts';
-export { Prisma, type PrismaClient } from './generated/prisma/client.ts';
-export { loadMigrations, MIGRATIONS_DIR, type Migration, MigrationError, type MigrationReport, migrate } from './migrate.ts';
+export { type AdminCreation, AdminCreationError, type NewAdmin } from './first-admin.ts';
+export { Prisma } from './generated/prisma/client.ts';
 export {
   hashPassword,
   hashPasswordWithParams,
@@ -36,11 +26,9 @@ export {
   type TokenKind,
   verifyPassword,
 } from './secrets.ts';
-export { DEMO, type SeedReport, seedDemo, storagePath } from './seed.ts';
-export { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
+export { DEMO, storagePath } from './seed.ts';
 export {
   ADMIN_CONTEXT,
-  applyTenantContext,
   clientContext,
   clientsContext,
   isUuid,
@@ -48,17 +36,4 @@ export {
   type TenantContext,
   TenantContextError,
 } from './tenant-context.ts';
-export {
-  beginClientUnitOfWork,
-  beginUnitOfWork,
-  inClientUnitOfWork,
-  inUnitOfWork,
-  type ScopedPrisma,
-  type ScopedTx,
-  scopedPrisma,
-  type TxClient,
-  type UnitOfWork,
-  type UnitOfWorkOptions,
-  verifyAdminContext,
-  verifyTenantContext,
-} from './unit-of-work.ts';
+export type { ScopedTx, TxClient, UnitOfWork, UnitOfWorkOptions } from './unit-of-work.ts';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BasePrisma } from './database.ts';
 import { hashPassword, hashToken, newToken } from './secrets.ts';
+import type { BasePrisma } from './unit-of-work.ts';
 
 /**
  * Deterministic, idempotent demo data: fixed ids, so a second run finds the first and

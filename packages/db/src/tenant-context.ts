@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { TxClient } from './unit-of-work.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The one uuid check of the codebase (case-insensitive; the API's input boundary canonicalises case). */
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }
@@ -23,6 +23,8 @@ export class TenantContextError extends Error {
   override name = 'TenantContextError';
 }
 
+const ROLES: ReadonlySet<string> = new Set(['spade_app', 'spade_firm_admin']);
+
 /** A context for one client. Anything but a well-formed uuid is refused, never widened. */
 export function clientContext(clientId: unknown): TenantContext {
   if (!isUuid(clientId)) throw new TenantContextError('A tenant context needs one well-formed client id');
@@ -41,25 +43,27 @@ export const NO_TENANT: TenantContext = Object.freeze({ role: 'spade_app', clien
 export const ADMIN_CONTEXT: TenantContext = Object.freeze({ role: 'spade_firm_admin', clientIds: Object.freeze([]) as readonly string[] });
 
 /**
- * Sets role and tenant for the rest of the transaction only (`set_config(…, true)`), so a
- * pooled connection never carries one request's tenant into the next.
+ * The one statement that sets role and tenant, for the rest of the transaction only
+ * (`set_config(…, true)`), so a pooled connection never carries one request's tenant into
+ * the next. Its values are inlined — safe only because both are validated here, the one
+ * place that validates a context. It either rides on BEGIN (PostgreSQL) or is the
+ * transaction's first statement (PGlite); unit-of-work.ts decides which.
  */
-export async function applyTenantContext(tx: TxClient, context: TenantContext, unsafeKeepConnectionRole = false): Promise<void> {
+export function contextStatement(context: TenantContext): string {
+  if (!ROLES.has(context.role)) throw new TenantContextError(`unknown role ${context.role}`);
   if (context.clientIds.some((id) => !isUuid(id))) throw new TenantContextError('malformed client id in context');
-  // Row-level security switched off (tests and the benchmark's baseline): nothing to set.
-  if (unsafeKeepConnectionRole) return;
-  const ids = context.clientIds.join(',');
-  await applyingContext.run(true, async () => {
-    await tx.$executeRaw`SELECT set_config('role', ${context.role}, true), set_config('app.client_ids', ${ids}, true)`;
-  });
+  return `SELECT set_config('role', '${context.role}', true), set_config('app.client_ids', '${context.clientIds.join(',')}', true)`;
 }
 
 /**
  * The one raw statement a tenant-scoped client lets through is the context statement
- * above; the extension recognises it by this module-private async context, which nothing
- * outside this module can enter.
+ * above; the extension recognises it by this async context, which only `applyingContext`
+ * (called by unit-of-work.ts around that one statement) enters.
  */
-const applyingContext = new AsyncLocalStorage<true>();
+const applying = new AsyncLocalStorage<true>();
+export function applyingContext<T>(fn: () => Promise<T>): Promise<T> {
+  return applying.run(true, fn);
+}
 export function isApplyingContext(): boolean {
-  return applyingContext.getStore() === true;
+  return applying.getStore() === true;
 }

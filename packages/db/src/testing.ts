@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { type Database, openDatabase } from './database.ts';
+import { openDatabase, type UnsafeDatabase } from './database.ts';
 import { migrate } from './migrate.ts';
 
 /**
@@ -57,7 +57,7 @@ export async function createTestDatabase(prefix = 'spade_test'): Promise<TestDat
 }
 
 /** A fresh, migrated database and an owner connection to it. */
-export async function createMigratedDatabase(prefix?: string): Promise<TestDatabase & { owner: Database }> {
+export async function createMigratedDatabase(prefix?: string): Promise<TestDatabase & { owner: UnsafeDatabase }> {
   const testDb = await createTestDatabase(prefix);
   const owner = await openDatabase({ kind: 'postgres', url: testDb.ownerUrl, poolMax: 4 });
   await owner.withSql((sql) => migrate(sql));

@@ -2,11 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../src/database.ts';
+import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
 import { loadMigrations, migrate } from '../src/migrate.ts';
 import { DEMO, seedDemo, storagePath } from '../src/seed.ts';
 import { clientContext, NO_TENANT } from '../src/tenant-context.ts';
-import { inUnitOfWork } from '../src/unit-of-work.ts';
 
 /*
  * The embedded path (no DATABASE_URL): the same migrations, seed and RLS on PGlite. One data
@@ -84,7 +83,7 @@ describe('the embedded PGlite database', () => {
     // Outside a unit of work the connection is PGlite's superuser and sees everything…
     expect(await db.prisma.cycle.count()).toBe(3);
     // …inside one, the transaction runs as spade_app and RLS admits only the context's client.
-    const acme = await inUnitOfWork(db.prisma, clientContext(DEMO.clients.acme), async (tx) => ({
+    const acme = await db.inUnit(clientContext(DEMO.clients.acme), async (tx) => ({
       cycles: await tx.cycle.findMany(),
       clients: await tx.client.findMany(),
       borneoCycle: await tx.cycle.findFirst({ where: { clientId: DEMO.clients.borneo } }),
@@ -95,14 +94,14 @@ describe('the embedded PGlite database', () => {
     expect(acme.borneoCycle).toBeNull();
     expect(acme.role).toEqual([{ role: 'spade_app' }]);
 
-    const none = await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.cycle.count());
+    const none = await db.inUnit(NO_TENANT, (tx) => tx.cycle.count());
     expect(none).toBe(0);
     // The role and tenant were transaction-local: the shared connection is back to normal.
     expect(await db.prisma.cycle.count()).toBe(3);
   });
 
   it('refuses a write outside the tenant of the unit of work', async () => {
-    const attempt = inUnitOfWork(db.prisma, clientContext(DEMO.clients.acme), (tx) =>
+    const attempt = db.inUnit(clientContext(DEMO.clients.acme), (tx) =>
       tx.cycle.create({ data: { clientId: DEMO.clients.borneo, kind: 'tax', period: '2026', title: 'cross-tenant' } }),
     );
     await expect(attempt).rejects.toThrow(/row-level security/);
@@ -129,7 +128,7 @@ describe('the embedded PGlite database', () => {
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
-    const acmeCycles = await inUnitOfWork(db.prisma, clientContext(DEMO.clients.acme), (tx) => tx.cycle.count());
+    const acmeCycles = await db.inUnit(clientContext(DEMO.clients.acme), (tx) => tx.cycle.count());
     expect(acmeCycles).toBe(1);
   });
 });

@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../src/database.ts';
+import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
 import { FIRM_WIDE_MODELS, scopeOperation, TENANT_MODELS, TenantScopeViolation, withTenantScope } from '../src/extensions/tenant-scope.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
-import { beginClientUnitOfWork, scopedPrisma } from '../src/unit-of-work.ts';
+import type { ScopedTx } from '../src/unit-of-work.ts';
 
 /*
  * Layer 3 of DESIGN.md §4. The decision (scopeOperation) is pure and tested branch by
@@ -279,8 +279,8 @@ describe('the tenant scope against PostgreSQL', () => {
   });
 
   /** One Acme unit of work on the app role, always rolled back. */
-  async function asAcme<T>(fn: (tx: Awaited<ReturnType<typeof beginClientUnitOfWork>>['tx']) => Promise<T>): Promise<T> {
-    const unit = await beginClientUnitOfWork(appDb.prisma, ACME);
+  async function asAcme<T>(fn: (tx: ScopedTx) => Promise<T>): Promise<T> {
+    const unit = await appDb.clientUnit(ACME);
     try {
       return await fn(unit.tx);
     } finally {
@@ -347,7 +347,7 @@ describe('the tenant scope against PostgreSQL', () => {
     const owner = testDb.owner.prisma;
     expect(await owner.cycle.findUnique({ where: { id: borneoCycleId } })).toMatchObject({ clientId: BORNEO });
 
-    const scoped = scopedPrisma(owner, ACME);
+    const scoped = owner.$extends(withTenantScope(ACME));
     expect(await scoped.cycle.findUnique({ where: { id: borneoCycleId } })).toBeNull();
     expect(await scoped.client.findUnique({ where: { id: BORNEO } })).toBeNull();
     expect((await scoped.cycle.findMany()).map((cycle) => cycle.clientId)).toEqual([ACME]);

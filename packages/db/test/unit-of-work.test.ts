@@ -1,11 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contextStatement } from '../src/begin-with-context.ts';
-import { type Database, openDatabase } from '../src/database.ts';
+
+import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
-import { clientContext, NO_TENANT, TenantContextError } from '../src/tenant-context.ts';
+import { clientContext, contextStatement, NO_TENANT, TenantContextError } from '../src/tenant-context.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
-import { beginClientUnitOfWork, inUnitOfWork, verifyTenantContext } from '../src/unit-of-work.ts';
 
 /**
  * On PostgreSQL a unit of work's role and tenant ride on its BEGIN (one round trip, see
@@ -34,18 +33,18 @@ const state = (tx: { $queryRaw: (s: TemplateStringsArray) => Promise<unknown> })
 
 describe('the tenant context on BEGIN', () => {
   it('a fresh connection, then the same one reused after commit and after rollback, each sees exactly its tenant', async () => {
-    const first = await inUnitOfWork(app.prisma, clientContext(ACME), async (tx) => (await state(tx))[0] as Seen);
+    const first = await app.inUnit(clientContext(ACME), async (tx) => (await state(tx))[0] as Seen);
     expect(first).toMatchObject({ role: 'spade_app', ids: ACME });
-    const second = await inUnitOfWork(app.prisma, clientContext(BORNEO), async (tx) => (await state(tx))[0] as Seen);
+    const second = await app.inUnit(clientContext(BORNEO), async (tx) => (await state(tx))[0] as Seen);
     expect(second).toMatchObject({ pid: first.pid, role: 'spade_app', ids: BORNEO });
     await expect(
-      inUnitOfWork(app.prisma, clientContext(ACME), async () => {
+      app.inUnit(clientContext(ACME), async () => {
         throw new Error('rolled back');
       }),
     ).rejects.toThrow('rolled back');
-    const third = await inUnitOfWork(app.prisma, NO_TENANT, async (tx) => (await state(tx))[0] as Seen);
+    const third = await app.inUnit(NO_TENANT, async (tx) => (await state(tx))[0] as Seen);
     expect(third).toMatchObject({ pid: first.pid, ids: '' });
-    expect(await inUnitOfWork(app.prisma, NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
+    expect(await app.inUnit(NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
   });
 
   it('a transaction outside a unit of work carries no tenant', async () => {
@@ -61,7 +60,7 @@ describe('the tenant context on BEGIN', () => {
       const results = await Promise.all(
         Array.from({ length: 120 }, async (_, i) => {
           const clientId = tenants[i % 3] as string;
-          const unit = await beginClientUnitOfWork(pooled.prisma, clientId);
+          const unit = await pooled.clientUnit(clientId);
           try {
             const cycles = await unit.tx.cycle.findMany();
             return { clientId, seen: cycles.map((c) => c.clientId) };
@@ -80,7 +79,7 @@ describe('the tenant context on BEGIN', () => {
   });
 
   it('the boot self-check passes on a working pool and refuses one whose BEGIN carries nothing', async () => {
-    await expect(verifyTenantContext(app.prisma)).resolves.toBeUndefined();
+    await expect(app.verifyTenantContext()).resolves.toBeUndefined();
     // A plain pg pool without the fold, logged in as spade_app: what a broken upgrade would look like.
     const raw = new pg.Client({ connectionString: testDb.appUrl });
     await raw.connect();

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type Database, DEMO, migrate, openDatabase, seedDemo } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { migrate, openDatabase, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
@@ -109,7 +110,7 @@ function problems(outcomes: Outcome[]): string[] {
   return [...distinct].slice(0, 15).map(([text, n]) => `${n}× ${text}`);
 }
 
-async function actorRoutes(app: App, ownerPrisma: Database['prisma'], magicToken: string): Promise<Route[]> {
+async function actorRoutes(app: App, ownerPrisma: UnsafeDatabase['prisma'], magicToken: string): Promise<Route[]> {
   const loginAs = async (who: { email: string; password: string }) => {
     const r = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: who.email, password: who.password } });
     if (r.statusCode !== 200) throw new Error(`login: ${r.statusCode} ${r.body}`);
@@ -272,9 +273,9 @@ describe('a PostgreSQL cluster owned by this test, stopped and started under loa
   let dataDir: string;
   let port: number;
   let app: App | null = null;
-  let db: Database | null = null;
-  let adminDb: Database | null = null;
-  let owner: Database | null = null;
+  let db: UnsafeDatabase | null = null;
+  let adminDb: UnsafeDatabase | null = null;
+  let owner: UnsafeDatabase | null = null;
   let routesOfCluster: Route[] = [];
   let dataRoot: string | null = null;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { runCli } from '@breezycorp/cli/program';
-import { type Database, openDatabase } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeliveryWorker } from '../services/delivery/worker.ts';
@@ -184,7 +184,7 @@ describe('the transactional outbox', () => {
     const requests: string[] = [];
     for (let i = 0; i < 60; i++) requests.push((await createRequest((contacts[i % 4] as { id: string }).id)).json.id);
     const before = smtp.received.length;
-    const dbs: Database[] = [];
+    const dbs: UnsafeDatabase[] = [];
     try {
       const workers = [];
       for (let i = 0; i < 2; i++) {

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runCli } from '@breezycorp/cli/program';
-import { type Database, DEMO, openDatabase } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
@@ -27,7 +28,7 @@ const slackPosts: string[] = [];
 let decoyClientId: string;
 let decoyCycleId: string;
 const apps: App[] = [];
-const dbs: Database[] = [];
+const dbs: UnsafeDatabase[] = [];
 
 async function spade(argv: string[]) {
   const stdout: string[] = [];

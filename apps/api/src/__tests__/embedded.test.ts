@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Database, DEMO, migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { migrate, openDatabase, type SeedReport, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { type Config, parseConfig } from '../config.ts';
@@ -14,7 +15,7 @@ import { login } from './support/test-app.ts';
  * with the same isolation — RLS applies through the per-transaction role switch.
  */
 let dataDir: string;
-let db: Database;
+let db: UnsafeDatabase;
 let app: App;
 let seed: SeedReport;
 let config: Config;

@@ -3,7 +3,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '@breezycorp/cli/program';
-import { type Database, DEMO, openDatabase, storagePath } from '@breezycorp/db';
+import { DEMO, storagePath } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
@@ -24,7 +25,7 @@ const LEAKY_DOWNLOAD = '/api/clients/:clientId/drill/files/:fileId/download';
 const LEAKY_DECOY_READ = '/api/clients/:clientId/drill/records/:cycleId';
 
 let t: TestApp;
-let unsafeOwner: Database;
+let unsafeOwner: UnsafeDatabase;
 let baseUrl: string;
 let logFile: string;
 

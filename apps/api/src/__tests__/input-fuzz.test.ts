@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DEMO, hashToken, newToken, seedDemo } from '@breezycorp/db';
+import { DEMO, hashToken, newToken } from '@breezycorp/db';
+import { seedDemo } from '@breezycorp/db/unsafe';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorShapeProblem, foreignTenantIds } from './support/robustness.ts';

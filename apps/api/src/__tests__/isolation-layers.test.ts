@@ -1,4 +1,5 @@
-import { type Database, DEMO, openDatabase } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
@@ -39,7 +40,7 @@ async function carelessRoutes(app: FastifyInstance) {
 }
 
 let t: TestApp;
-let ownerDb: Database;
+let ownerDb: UnsafeDatabase;
 let borneoCycleId: string;
 const apps: App[] = [];
 

@@ -1,4 +1,5 @@
-import { type Database, DEMO, openDatabase } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
@@ -12,7 +13,7 @@ const ACME = DEMO.clients.acme;
 const ROUTE = '/api/clients/:clientId/cycles';
 
 let t: TestApp;
-let secondDb: Database;
+let secondDb: UnsafeDatabase;
 let second: App;
 let headers: Record<string, string>;
 beforeAll(async () => {

@@ -1,14 +1,5 @@
-import {
-  beginClientUnitOfWork,
-  clientContext,
-  type Database,
-  DEMO,
-  hashPassword,
-  inUnitOfWork,
-  NO_TENANT,
-  openDatabase,
-  TenantContextError,
-} from '@breezycorp/db';
+import { clientContext, DEMO, hashPassword, NO_TENANT, TenantContextError } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
@@ -26,7 +17,7 @@ afterAll(async () => {
 });
 
 describe('a pooled connection keeps no tenant or role', () => {
-  async function connectionState(db: Database) {
+  async function connectionState(db: UnsafeDatabase) {
     const rows = await db.prisma.$queryRaw<{ pid: number; role: string; ids: string | null }[]>`
       SELECT pg_backend_pid() AS pid, current_user AS role, current_setting('app.client_ids', true) AS ids`;
     return rows[0] as { pid: number; role: string; ids: string | null };
@@ -37,7 +28,7 @@ describe('a pooled connection keeps no tenant or role', () => {
     const db = await openDatabase({ kind: 'postgres', url: t.testDb.ownerUrl, poolMax: 1 });
     try {
       const before = await connectionState(db);
-      const seen = await inUnitOfWork(db.prisma, clientContext(ACME), async (tx) => {
+      const seen = await db.inUnit(clientContext(ACME), async (tx) => {
         const inside = await tx.$queryRaw<
           { role: string; ids: string }[]
         >`SELECT current_user AS role, current_setting('app.client_ids') AS ids`;
@@ -51,7 +42,7 @@ describe('a pooled connection keeps no tenant or role', () => {
       expect(afterCommit.ids ?? '').toBe('');
 
       await expect(
-        inUnitOfWork(db.prisma, clientContext(BORNEO), async (tx) => {
+        db.inUnit(clientContext(BORNEO), async (tx) => {
           await tx.cycle.count();
           throw new Error('handler failed');
         }),
@@ -62,7 +53,7 @@ describe('a pooled connection keeps no tenant or role', () => {
       expect(afterRollback.ids ?? '').toBe('');
 
       // And the next unit on that connection with no tenant sees nothing.
-      expect(await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
+      expect(await db.inUnit(NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
     } finally {
       await db.close();
     }
@@ -72,12 +63,12 @@ describe('a pooled connection keeps no tenant or role', () => {
     const db = await openDatabase({ kind: 'postgres', url: t.testDb.appUrl, poolMax: 1 });
     try {
       await expect(
-        inUnitOfWork(db.prisma, clientContext(ACME), async (tx) => {
+        db.inUnit(clientContext(ACME), async (tx) => {
           await tx.cycle.create({ data: { clientId: BORNEO, kind: 'other', period: 'x', title: 'rls says no' } });
         }),
       ).rejects.toThrow();
       expect((await connectionState(db)).ids ?? '').toBe('');
-      expect(await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
+      expect(await db.inUnit(NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
     } finally {
       await db.close();
     }
@@ -98,22 +89,20 @@ describe('a missing tenant never means all tenants', () => {
 
   it.each([undefined, null, '', '0', 0, 'undefined'])('a tenant context of %j is refused, not widened', (value) => {
     expect(() => clientContext(value)).toThrow(TenantContextError);
-    expect(() => beginClientUnitOfWork(t.db.prisma, value as string)).toThrow();
+    expect(() => t.db.clientUnit(value as string)).toThrow();
   });
 
   it('no tenant context reads zero rows and cannot write', async () => {
-    expect(await inUnitOfWork(t.db.prisma, NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
+    expect(await t.db.inUnit(NO_TENANT, (tx) => tx.cycle.count())).toBe(0);
     await expect(
-      inUnitOfWork(t.db.prisma, NO_TENANT, (tx) =>
-        tx.cycle.create({ data: { clientId: ACME, kind: 'other', period: 'x', title: 'none' } }),
-      ),
+      t.db.inUnit(NO_TENANT, (tx) => tx.cycle.create({ data: { clientId: ACME, kind: 'other', period: 'x', title: 'none' } })),
     ).rejects.toThrow();
   });
 });
 
 describe('INSERT … RETURNING under RLS', () => {
   it('a create through the scoped unit returns its row', async () => {
-    const unit = await beginClientUnitOfWork(t.db.prisma, ACME);
+    const unit = await t.db.clientUnit(ACME);
     try {
       const created = await unit.tx.cycle.create({ data: { clientId: ACME, kind: 'tax', period: 'YA2027', title: 'returning works' } });
       expect(created.clientId).toBe(ACME);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AdminCreationError, seedDemo } from '@breezycorp/db';
+import { AdminCreationError } from '@breezycorp/db';
+import { seedDemo } from '@breezycorp/db/unsafe';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoLoginsInUse, ensureFirstAdmin } from '../services/first-admin.ts';

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { DEMO, seedDemo } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
+import { seedDemo } from '@breezycorp/db/unsafe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from './support/robustness.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ALLOWED, scanSource, scanTree } from '../../scripts/tenant-bypass-scan.ts';
+import { ALLOWED, scanSource, scanTree, unsafeImporters } from '../../scripts/tenant-bypass-scan.ts';
 
 /** The AST scanner that replaces the runbook's step-4 grep (run by `pnpm lint` too). */
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,27 +21,34 @@ describe('tenant-bypass scanner', () => {
   it('the exception list is exactly this (a new exception is a visible diff)', () => {
     expect(ALLOWED).toEqual({
       rawSql: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts'],
-      basePrisma: [
-        'plugins/unit-of-work.ts',
-        'plugins/audit.ts',
-        'plugins/auth.ts',
-        'plugins/kill-switch.ts',
-        'services/first-admin.ts',
-        // Bulk sends: one client unit of work per client.
-        'services/bulk-requests.ts',
-        // The delivery worker: claims across tenants (unsafe-claims), then one client unit per message.
-        'services/delivery/recurring-scheduler.ts',
-        'services/delivery/reminder-scheduler.ts',
+      // SECURITY DEFINER lookups before any tenant is known, cross-tenant claims of due
+      // work, detection's firm-wide reads, and the process entry (migrate + seed).
+      basePrisma: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts', 'server.ts'],
+      rawConnection: ['services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
+      unsafeEntry: [
+        'server.ts',
+        'worker.ts',
         'services/delivery/unsafe-claims.ts',
-        'services/delivery/worker.ts',
         'services/detection-store.ts',
-        'services/magic-links.ts',
+        'services/first-admin.ts',
         'services/runtime-role.ts',
         'services/token-lookups.ts',
-        'server.ts',
       ],
-      rawConnection: ['routes/health.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
     });
+  });
+
+  it('flags an import of the unsafe entry outside its listed importers, and lists every importer in the repository', async () => {
+    const source = "import { unscoped } from '@breezycorp/db/unsafe';";
+    expect(scanSource('routes/files/index.ts', source).map((f) => f.rule)).toEqual(['unsafe-entry']);
+    expect(scanSource('plugins/audit.ts', source).map((f) => f.rule)).toEqual(['unsafe-entry']);
+    expect(scanSource('services/token-lookups.ts', source)).toEqual([]);
+    const importers = await unsafeImporters();
+    // The API's own importers are exactly the listed ones; the CLI's owner connection is one of the others.
+    expect(importers.filter((f) => f.startsWith('apps/api/src/')).sort()).toEqual(
+      (ALLOWED.unsafeEntry ?? []).map((f) => `apps/api/src/${f}`).sort(),
+    );
+    expect(importers).toContain('packages/cli/src/database.ts');
+    expect(importers).toContain('bench/tenant-read.bench.ts');
   });
 
   it('flags raw SQL in a route', () => {
@@ -52,12 +59,12 @@ describe('tenant-bypass scanner', () => {
   it('flags the unscoped client and a raw connection outside their owners', () => {
     const source = 'export async function f(db: any) { await db.prisma.file.findUnique({ where: { id: 1 } }); await db.withSql(() => 1); }';
     expect(scanSource('routes/files/index.ts', source).map((f) => f.rule)).toEqual(['base-prisma', 'raw-connection']);
-    expect(scanSource('plugins/auth.ts', 'export const f = (db: any) => db.prisma.staffSession.findMany();')).toEqual([]);
+    expect(scanSource('services/token-lookups.ts', 'export const f = (db: any) => db.prisma.staffSession.findMany();')).toEqual([]);
   });
 
   it('flags a route that imports a unit-of-work opener', () => {
-    const source = "import { inUnitOfWork, isUuid } from '@breezycorp/db';";
-    expect(scanSource('routes/cycles/index.ts', source).map((f) => f.message)).toEqual(['route imports inUnitOfWork from @breezycorp/db']);
+    const source = "import { ADMIN_CONTEXT, isUuid } from '@breezycorp/db';";
+    expect(scanSource('routes/cycles/index.ts', source).map((f) => f.message)).toEqual(['route imports ADMIN_CONTEXT from @breezycorp/db']);
   });
 
   it('flags a client-scoped handler that uses the firm-wide transaction, and tenantDb elsewhere', () => {

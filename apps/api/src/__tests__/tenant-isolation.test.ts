@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { runCli } from '@breezycorp/cli/program';
-import { type Database, DEMO, hashToken, newToken, openDatabase } from '@breezycorp/db';
+import { DEMO, hashToken, newToken } from '@breezycorp/db';
+import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
@@ -493,7 +494,7 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
   });
 
   describe('the probe itself can fail', () => {
-    let ownerDb: Database;
+    let ownerDb: UnsafeDatabase;
     const apps: App[] = [];
     beforeAll(async () => {
       ownerDb = await openDatabase({ kind: 'postgres', url: t.testDb.ownerUrl, poolMax: 2 });

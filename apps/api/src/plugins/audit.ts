@@ -1,4 +1,4 @@
-import { type Database, inUnitOfWork, NO_TENANT, type Prisma } from '@breezycorp/db';
+import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
@@ -135,7 +135,7 @@ export default fp<{ db: Database }>(
       const data = row(this, event, null);
       for (const observe of observers) observe(this, [data]);
       // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.
-      await inUnitOfWork(db.prisma, NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));
+      await db.inUnit(NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));
     });
   },
   { name: 'audit', dependencies: ['auth', 'unit-of-work'] },

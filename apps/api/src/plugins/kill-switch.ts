@@ -1,4 +1,4 @@
-import type { Database } from '@breezycorp/db';
+import { type Database, NO_TENANT } from '@breezycorp/db';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
 
@@ -33,7 +33,9 @@ export default fp<KillSwitchOptions>(
       getter: () => offline,
     });
     const refresh = async () => {
-      const rows = await db.prisma.routeKillSwitch.findMany({ where: { liftedAt: null }, select: { method: true, routePattern: true } });
+      const rows = await db.inUnit(NO_TENANT, (tx) =>
+        tx.routeKillSwitch.findMany({ where: { liftedAt: null }, select: { method: true, routePattern: true } }),
+      );
       offline = new Set(rows.map((row) => `${row.method.toUpperCase()} ${row.routePattern}`));
     };
     app.decorate('refreshKillSwitches', refresh);

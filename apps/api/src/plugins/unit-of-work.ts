@@ -1,7 +1,5 @@
 import {
   ADMIN_CONTEXT,
-  beginClientUnitOfWork,
-  beginUnitOfWork,
   clientContext,
   clientsContext,
   type Database,
@@ -77,12 +75,12 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
     app.decorateRequest('openClientUnit', async function (this: FastifyRequest, clientId: string) {
       if (this.unit) throw new AppError('internal', 'unit of work already open');
       if (layers.tenantScope) {
-        const unit = await beginClientUnitOfWork(db.prisma, clientId, options);
+        const unit = await db.clientUnit(clientId, options);
         this.unit = unit;
         this.tenantDb = unit.tx;
       } else {
         // Layer 3 switched off (tests only): the same transaction without the extension.
-        const unit = await beginUnitOfWork(db.prisma, clientContext(clientId), options);
+        const unit = await db.unit(clientContext(clientId), options);
         this.unit = unit;
         this.tenantDb = unit.tx as unknown as ScopedTx;
       }
@@ -108,7 +106,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       const context = firmContext(actor);
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
       const pool = context.role === 'spade_firm_admin' ? adminDb : db;
-      const unit = await beginUnitOfWork(pool.prisma, context, options);
+      const unit = await pool.unit(context, options);
       request.unit = unit;
       request.firmDb = unit.tx;
     });

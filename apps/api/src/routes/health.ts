@@ -29,7 +29,7 @@ const health: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) 
     },
     async () => {
       try {
-        await db.withSql((sql) => sql.query('SELECT 1'));
+        await db.ping();
       } catch {
         throw new AppError('unavailable', 'Database unreachable');
       }

@@ -1,4 +1,4 @@
-import { type Database, inClientUnitOfWork, inUnitOfWork, NO_TENANT, type Prisma } from '@breezycorp/db';
+import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { Config } from '../config.ts';
 import type { AuditEventType } from '../plugins/audit.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from './document-requests.ts';
@@ -37,7 +37,7 @@ const BULK_CONCURRENCY = 4;
 /** Creates one client's request from the template, inside that client's unit of work. */
 async function sendToClient(db: Database, config: Config, input: BulkJobInput, clientId: string): Promise<BulkResult> {
   try {
-    return await inClientUnitOfWork(db.prisma, clientId, async (tx) => {
+    return await db.inClientUnit(clientId, async (tx) => {
       const template = await tx.requestTemplate.findFirst({ where: { id: input.templateId, archivedAt: null } });
       if (!template) throw new ClientOutcome('the template was archived');
       const contact = await tx.contact.findFirst({
@@ -106,7 +106,7 @@ export async function runBulkJob(
 ): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
   const record = (finished: boolean) =>
-    inUnitOfWork(db.prisma, NO_TENANT, (tx) =>
+    db.inUnit(NO_TENANT, (tx) =>
       tx.bulkJob.update({
         where: { id: input.jobId },
         data: {

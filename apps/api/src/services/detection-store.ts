@@ -1,4 +1,5 @@
-import { type Database, type SealResult, sealAudit } from '@breezycorp/db';
+import type { Database } from '@breezycorp/db';
+import { type SealResult, sealAudit, unscoped } from '@breezycorp/db/unsafe';
 
 /**
  * Everything detection needs from the database, in one module (the bypass scanner lists it):
@@ -28,7 +29,7 @@ export interface RaisedAlert {
 }
 
 export async function raiseAlert(db: Database, alert: AlertInput): Promise<RaisedAlert> {
-  const rows = await db.prisma.$queryRaw<{ alert_id: string; incident_id: string | null; is_new: boolean }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<{ alert_id: string; incident_id: string | null; is_new: boolean }[]>`
     SELECT alert_id, incident_id, is_new FROM spade_raise_alert(${alert.kind}, ${alert.requestId}, ${alert.actorType},
       ${alert.actorId}::uuid, ${alert.address}, ${alert.route}, ${alert.clientId}::uuid, ${alert.detectedBy},
       ${JSON.stringify(alert.details)}::jsonb)`;
@@ -50,7 +51,7 @@ export interface ClaimedAlert {
 
 /** Claims an alert's Slack delivery; null when another instance (or an earlier attempt) has it. */
 export async function claimAlertDelivery(db: Database, alertId: string): Promise<ClaimedAlert | null> {
-  const rows = await db.prisma.$queryRaw<
+  const rows = await unscoped(db).prisma.$queryRaw<
     {
       kind: string;
       incident_id: string | null;
@@ -81,17 +82,20 @@ export async function finishAlertDelivery(
   alertId: string,
   outcome: { status: 'posted' | 'failed' | 'skipped'; error: string | null; text: string },
 ): Promise<void> {
-  await db.prisma.$queryRaw`SELECT spade_finish_alert_delivery(${alertId}::uuid, ${outcome.status}, ${outcome.error}, ${outcome.text})`;
+  await unscoped(db).prisma
+    .$queryRaw`SELECT spade_finish_alert_delivery(${alertId}::uuid, ${outcome.status}, ${outcome.error}, ${outcome.text})`;
 }
 
 /** Alerts whose Slack delivery nobody claimed (a notification missed across a reconnect). */
 export async function undeliveredAlerts(db: Database): Promise<string[]> {
-  const rows = await db.prisma.detectionAlert.findMany({ where: { slackStatus: null }, select: { id: true }, take: 50 }).catch(() => []);
+  const rows = await unscoped(db)
+    .prisma.detectionAlert.findMany({ where: { slackStatus: null }, select: { id: true }, take: 50 })
+    .catch(() => []);
   return rows.map((row) => row.id);
 }
 
 export async function activeFreezes(db: Database): Promise<Set<string>> {
-  const rows = await db.prisma.tenantFreeze.findMany({ where: { thawedAt: null }, select: { clientId: true } });
+  const rows = await unscoped(db).prisma.tenantFreeze.findMany({ where: { thawedAt: null }, select: { clientId: true } });
   return new Set(rows.map((row) => row.clientId));
 }
 
@@ -102,7 +106,7 @@ export interface DecoyIds {
 }
 
 export async function decoyIds(db: Database): Promise<DecoyIds> {
-  const rows = await db.prisma.decoyEntity.findMany({ select: { entityId: true, clientId: true, entityType: true } });
+  const rows = await unscoped(db).prisma.decoyEntity.findMany({ select: { entityId: true, clientId: true, entityType: true } });
   const byId = new Map<string, string>();
   const clientIds = new Set<string>();
   for (const row of rows) {
@@ -113,5 +117,5 @@ export async function decoyIds(db: Database): Promise<DecoyIds> {
 }
 
 export function sealAuditTrail(db: Database, sealedBy: string): Promise<SealResult | null> {
-  return db.withSql((sql) => sealAudit(sql, sealedBy));
+  return unscoped(db).withSql((sql) => sealAudit(sql, sealedBy));
 }

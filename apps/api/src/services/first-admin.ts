@@ -1,4 +1,5 @@
-import { ADMIN_CONTEXT, type AdminCreation, createAdmin, type Database, DEMO, hashPasswordWithParams, inUnitOfWork } from '@breezycorp/db';
+import { ADMIN_CONTEXT, type AdminCreation, type Database, DEMO, hashPasswordWithParams } from '@breezycorp/db';
+import { createAdmin } from '@breezycorp/db/unsafe';
 import { demoLoginInUse, staffPasswordParams } from './token-lookups.ts';
 
 /**
@@ -7,7 +8,7 @@ import { demoLoginInUse, staffPasswordParams } from './token-lookups.ts';
  * staff users; spade_app may not). An existing admin or staff user is never changed.
  */
 export async function ensureFirstAdmin(adminDb: Database, firstAdmin: { email: string; password: string }): Promise<AdminCreation> {
-  return inUnitOfWork(adminDb.prisma, ADMIN_CONTEXT, (tx) =>
+  return adminDb.inUnit(ADMIN_CONTEXT, (tx) =>
     createAdmin(tx, firstAdmin, { onlyIfNoAdmin: true, actor: { type: 'system', name: 'SPADE_ADMIN_EMAIL' } }),
   );
 }

@@ -1,4 +1,4 @@
-import { clientContext, type Database, hashToken, inClientUnitOfWork, inUnitOfWork, isTokenOf, newToken } from '@breezycorp/db';
+import { clientContext, type Database, hashToken, isTokenOf, newToken } from '@breezycorp/db';
 import type { AuditEventType } from '../plugins/audit.ts';
 import { enqueueContactMessage } from './outbox.ts';
 import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagicLink } from './token-lookups.ts';
@@ -34,7 +34,7 @@ export interface LinkSummary {
 export async function inspectMagicLink(db: Database, token: string): Promise<LinkSummary | null> {
   const link = await resolveLink(db, token);
   if (!link || link.exchanged) return null;
-  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx) => {
+  return db.inUnit(clientContext(link.clientId), async (tx) => {
     const request = await tx.cycleRequest.findFirst({
       where: { clientId: link.clientId, id: link.cycleRequestId, status: 'open', expiresAt: { gt: new Date() } },
       select: { expiresAt: true, client: { select: { name: true } }, cycle: { select: { title: true, dueDate: true } } },
@@ -75,7 +75,7 @@ export async function exchangeMagicLink(
 ): Promise<ExchangeOutcome> {
   const link = await resolveLink(db, token);
   if (!link) return { kind: 'invalid' };
-  return inUnitOfWork(db.prisma, clientContext(link.clientId), async (tx): Promise<ExchangeOutcome> => {
+  return db.inUnit(clientContext(link.clientId), async (tx): Promise<ExchangeOutcome> => {
     const consumed = await consumeMagicLink(tx, hashToken(token));
     if (!consumed) {
       if (!link.exchanged) {
@@ -156,7 +156,7 @@ export async function requestNewLink(
   const address = email.trim();
   if (!/^[^@\s]+@[^@\s]+$/.test(address)) return;
   for (const ids of await openRequestsForEmail(db, address)) {
-    await inClientUnitOfWork(db.prisma, ids.clientId, async (tx) => {
+    await db.inClientUnit(ids.clientId, async (tx) => {
       const contact = await tx.contact.findFirst({ where: { id: ids.contactId, deletedAt: null }, select: { email: true } });
       if (!contact) return;
       const recent = await tx.outboxMessage.count({

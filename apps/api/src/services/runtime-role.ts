@@ -1,4 +1,5 @@
-import { type Database, type SqlExecutor, verifyAdminContext, verifyTenantContext } from '@breezycorp/db';
+import type { Database } from '@breezycorp/db';
+import { type SqlExecutor, unscoped } from '@breezycorp/db/unsafe';
 
 export class UnsafeRuntimeRoleError extends Error {
   override name = 'UnsafeRuntimeRoleError';
@@ -53,7 +54,7 @@ async function currentUser(sql: SqlExecutor): Promise<string> {
  */
 export async function assertRuntimeRole(db: Database, adminDb: Database | null = db): Promise<void> {
   const problems: string[] = [];
-  await db.withSql(async (sql) => {
+  await unscoped(db).withSql(async (sql) => {
     if (db.kind === 'postgres') {
       const user = await currentUser(sql);
       if (user !== 'spade_app') problems.push(`the runtime database role is ${user}, not spade_app`);
@@ -63,7 +64,7 @@ export async function assertRuntimeRole(db: Database, adminDb: Database | null =
     if (reachable.length > 0) problems.push(`spade_app can switch to ${reachable.join(', ')}, which see(s) past row-level security`);
   });
   if (adminDb && adminDb !== db && adminDb.kind === 'postgres') {
-    await adminDb.withSql(async (sql) => {
+    await unscoped(adminDb).withSql(async (sql) => {
       const user = await currentUser(sql);
       if (user !== 'spade_admin_login') problems.push(`the admin database role is ${user}, not spade_admin_login`);
       for (const problem of await roleProblems(sql, user)) problems.push(`${user} ${problem}`);
@@ -73,11 +74,11 @@ export async function assertRuntimeRole(db: Database, adminDb: Database | null =
   }
   if (problems.length > 0) throw new UnsafeRuntimeRoleError(`Refusing to start: ${problems.join('; ')}.`);
   // And every unit of work must really switch to spade_app with its tenant set...
-  await verifyTenantContext(db.prisma);
+  await db.verifyTenantContext();
   // ...and admin units of work to spade_firm_admin, on the admin pool (a process without
   // admin routes — the delivery worker — has none: null).
   if (!adminDb) return;
-  await verifyAdminContext(adminDb.prisma).catch((error: unknown) => {
+  await adminDb.verifyAdminContext().catch((error: unknown) => {
     throw new UnsafeRuntimeRoleError(`Refusing to start: the admin pool cannot run admin units of work (${(error as Error).message}).`);
   });
 }

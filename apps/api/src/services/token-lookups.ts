@@ -1,4 +1,5 @@
 import type { Database, TxClient } from '@breezycorp/db';
+import { unscoped } from '@breezycorp/db/unsafe';
 
 /**
  * One of the two modules in the API that run raw SQL (the bypass scanner enforces it). Each
@@ -20,7 +21,7 @@ export interface StaffSessionIds {
 
 /** A live staff session (not revoked or expired, its user not disabled) and the user's clients, in one round trip. */
 export async function resolveStaffSession(db: Database, tokenHash: string): Promise<StaffSessionIds | null> {
-  const rows = await db.prisma.$queryRaw<
+  const rows = await unscoped(db).prisma.$queryRaw<
     { session_id: string; staff_user_id: string; role: string; client_ids: string[]; second_factor_pending: boolean }[]
   >`
     SELECT session_id, staff_user_id, role, client_ids, second_factor_pending FROM spade_resolve_staff_session(${tokenHash})`;
@@ -44,7 +45,9 @@ export interface ContactSessionIds {
 
 /** A live contact session (not revoked or expired, its request open and unexpired). */
 export async function resolveContactSession(db: Database, tokenHash: string): Promise<ContactSessionIds | null> {
-  const rows = await db.prisma.$queryRaw<{ session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<
+    { session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]
+  >`
     SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${tokenHash})`;
   const row = rows[0];
   return row
@@ -62,7 +65,9 @@ export interface MagicLinkIds {
 
 /** An open, unexpired magic link of a contact who is not deleted (used or not). */
 export async function resolveMagicLink(db: Database, tokenHash: string): Promise<MagicLinkIds | null> {
-  const rows = await db.prisma.$queryRaw<{ cycle_request_id: string; client_id: string; contact_id: string; exchanged: boolean }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<
+    { cycle_request_id: string; client_id: string; contact_id: string; exchanged: boolean }[]
+  >`
     SELECT cycle_request_id, client_id, contact_id, exchanged FROM spade_resolve_magic_link(${tokenHash})`;
   const row = rows[0];
   return row
@@ -96,7 +101,7 @@ export interface OpenRequestIds {
 
 /** The open requests (at most five) of the contacts with this address, across clients: ids only. */
 export async function openRequestsForEmail(db: Database, email: string): Promise<OpenRequestIds[]> {
-  const rows = await db.prisma.$queryRaw<{ client_id: string; contact_id: string; cycle_request_id: string }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<{ client_id: string; contact_id: string; cycle_request_id: string }[]>`
     SELECT client_id, contact_id, cycle_request_id FROM spade_open_requests_for_email(${email})`;
   return rows.map((row) => ({ clientId: row.client_id, contactId: row.contact_id, cycleRequestId: row.cycle_request_id }));
 }
@@ -106,7 +111,7 @@ export async function openRequestsForEmail(db: Database, email: string): Promise
  * hash; an unknown email gets a stable made-up salt, so both cost the same scrypt.
  */
 export async function staffPasswordParams(db: Database, email: string): Promise<string> {
-  const rows = await db.prisma.$queryRaw<{ params: string }[]>`SELECT spade_staff_password_params(${email}) AS params`;
+  const rows = await unscoped(db).prisma.$queryRaw<{ params: string }[]>`SELECT spade_staff_password_params(${email}) AS params`;
   return rows[0]?.params ?? '';
 }
 
@@ -131,7 +136,7 @@ export async function staffLogin(
   db: Database,
   attempt: { email: string; passwordHash: string | null; sessionTokenHash: string; expiresAt: Date },
 ): Promise<StaffLoginVerdict> {
-  const rows = await db.prisma.$queryRaw<
+  const rows = await unscoped(db).prisma.$queryRaw<
     {
       verdict: string;
       staff_user_id: string | null;
@@ -166,7 +171,9 @@ export async function staffLogin(
 
 /** Is this demo account (`pnpm db:seed`) still signing in with its published password? */
 export async function demoLoginInUse(db: Database, email: string, passwordHash: string): Promise<boolean> {
-  const rows = await db.prisma.$queryRaw<{ in_use: boolean }[]>`SELECT spade_demo_login_in_use(${email}, ${passwordHash}) AS in_use`;
+  const rows = await unscoped(db).prisma.$queryRaw<
+    { in_use: boolean }[]
+  >`SELECT spade_demo_login_in_use(${email}, ${passwordHash}) AS in_use`;
   return rows[0]?.in_use === true;
 }
 
@@ -183,7 +190,7 @@ export interface SecondFactorState {
 
 /** Second-factor state of the session this token hash names (its holder only). */
 export async function secondFactorState(db: Database, sessionTokenHash: string): Promise<SecondFactorState | null> {
-  const rows = await db.prisma.$queryRaw<
+  const rows = await unscoped(db).prisma.$queryRaw<
     {
       staff_user_id: string;
       email: string;
@@ -207,7 +214,9 @@ export async function secondFactorState(db: Database, sessionTokenHash: string):
 
 /** Starts an enrolment with a fresh secret; false when the user is already enrolled. */
 export async function beginSecondFactor(db: Database, sessionTokenHash: string, secret: string): Promise<boolean> {
-  const rows = await db.prisma.$queryRaw<{ ok: boolean }[]>`SELECT spade_staff_second_factor_begin(${sessionTokenHash}, ${secret}) AS ok`;
+  const rows = await unscoped(db).prisma.$queryRaw<
+    { ok: boolean }[]
+  >`SELECT spade_staff_second_factor_begin(${sessionTokenHash}, ${secret}) AS ok`;
   return rows[0]?.ok === true;
 }
 
@@ -219,14 +228,14 @@ export async function reportSecondFactor(
   sessionTokenHash: string,
   result: { ok: boolean; timeStep: number | null; recoveryCodeHashes: string[] | null },
 ): Promise<SecondFactorVerdict> {
-  const rows = await db.prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
     SELECT spade_staff_second_factor_result(${sessionTokenHash}, ${result.ok}, ${result.timeStep}::bigint, ${result.recoveryCodeHashes}::text[]) AS verdict`;
   return rows[0]?.verdict ?? 'no_session';
 }
 
 /** A recovery code instead of a TOTP code: compared and consumed by the database. */
 export async function useRecoveryCode(db: Database, sessionTokenHash: string, codeHash: string): Promise<SecondFactorVerdict> {
-  const rows = await db.prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
+  const rows = await unscoped(db).prisma.$queryRaw<{ verdict: SecondFactorVerdict }[]>`
     SELECT spade_staff_second_factor_recovery(${sessionTokenHash}, ${codeHash}) AS verdict`;
   return rows[0]?.verdict ?? 'no_session';
 }

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type App, buildApp } from '@breezycorp/api/app';
 import { type Config, parseConfig } from '@breezycorp/api/config';
-import { type Database, migrate, openDatabase, type SeedReport, seedDemo } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
+import { migrate, openDatabase, type SeedReport, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 
 export interface RunningSpade {
   baseUrl: string;
   app: App;
   config: Config;
   /** The owner connection: arranging data and running the runbook's SQL as an operator would. */
-  owner: Database;
+  owner: UnsafeDatabase;
   seed: SeedReport;
   /** Mails the delivery worker wrote to the outbox folder, oldest first. */
   outbox(): Promise<{ to: string; subject: string; text: string }[]>;
@@ -34,9 +34,9 @@ export async function startSpade(options: { embedded?: boolean } = {}): Promise<
     // The in-process delivery worker writes mails to the outbox folder; poll it often in tests.
     SPADE_DELIVERY_POLL_MS: '100',
   };
-  let owner: Database;
-  let db: Database;
-  let adminDb: Database;
+  let owner: UnsafeDatabase;
+  let db: UnsafeDatabase;
+  let adminDb: UnsafeDatabase;
   let dropDatabase = async () => {};
   let config: Config;
   if (options.embedded) {

@@ -1,5 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { digestsFromJsonLines, digestsToJsonLines, listDigests, sealAudit, type VerifyReport, verifyAuditTrail } from '@breezycorp/db';
+import {
+  digestsFromJsonLines,
+  digestsToJsonLines,
+  listDigests,
+  sealAudit,
+  type VerifyReport,
+  verifyAuditTrail,
+} from '@breezycorp/db/unsafe';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { emit, withActionOptions, withExamples, withJson } from '../command-helpers.ts';

@@ -1,4 +1,5 @@
-import { dataPaths, migrate, seedDemo } from '@breezycorp/db';
+import { dataPaths } from '@breezycorp/db';
+import { migrate, seedDemo } from '@breezycorp/db/unsafe';
 import type { Command } from 'commander';
 import { withUnsafeOwnerDatabase } from '../database.ts';
 import type { Io } from '../io.ts';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { digestsCovering, sealAudit, verifyAuditTrail } from '@breezycorp/db';
+import { digestsCovering, sealAudit, verifyAuditTrail } from '@breezycorp/db/unsafe';
 import type { Command } from 'commander';
 import { emit, withActionOptions, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';

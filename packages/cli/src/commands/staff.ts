@@ -1,4 +1,5 @@
-import { AdminCreationError, createAdmin } from '@breezycorp/db';
+import { AdminCreationError } from '@breezycorp/db';
+import { createAdmin } from '@breezycorp/db/unsafe';
 import type { Command } from 'commander';
 import { emit, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';

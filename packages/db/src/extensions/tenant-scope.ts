@@ -146,13 +146,13 @@ export function withTenantScope(clientId: string) {
         },
       },
       $queryRaw: () => refuseRaw('$queryRaw'),
-      $executeRaw: ({ args, query }) => {
-        // The unit of work's own context statement (role + tenant) is the only exception.
-        if (isApplyingContext()) return query(args);
-        return refuseRaw('$executeRaw');
-      },
+      $executeRaw: () => refuseRaw('$executeRaw'),
       $queryRawUnsafe: () => refuseRaw('$queryRawUnsafe'),
-      $executeRawUnsafe: () => refuseRaw('$executeRawUnsafe'),
+      $executeRawUnsafe: ({ args, query }) => {
+        // The unit of work's own context statement (tenant-context.ts) is the only exception.
+        if (isApplyingContext()) return query(args);
+        return refuseRaw('$executeRawUnsafe');
+      },
     },
   });
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { Database } from '@breezycorp/db';
+import type { UnsafeDatabase } from '@breezycorp/db/unsafe';
 
 /*
  * Shared by the robustness tests (issue 8): the one error shape every non-2xx answer must
@@ -121,7 +121,7 @@ export function rawHttp(port: number, bytes: Buffer | string, timeoutMs = 5_000)
 }
 
 /** Every tables' `client_id` tenant table of the schema (audit_events included). */
-async function tenantTables(owner: Database): Promise<string[]> {
+async function tenantTables(owner: UnsafeDatabase): Promise<string[]> {
   const rows = await owner.prisma.$queryRawUnsafe<{ table_name: string }[]>(
     `SELECT table_name FROM information_schema.columns
      WHERE table_schema = 'public' AND column_name = 'client_id' AND table_name <> 'clients'
@@ -135,7 +135,7 @@ async function tenantTables(owner: Database): Promise<string[]> {
  * Every id of every row that belongs to a client other than `visibleClientIds` (read through the
  * owner connection, which bypasses RLS): none may appear in an answer to an actor who sees only those.
  */
-export async function foreignTenantIds(owner: Database, visibleClientIds: readonly string[]): Promise<Set<string>> {
+export async function foreignTenantIds(owner: UnsafeDatabase, visibleClientIds: readonly string[]): Promise<Set<string>> {
   const ids = new Set<string>();
   const visible = `ARRAY[${visibleClientIds.map((id) => `'${id}'`).join(',')}]::uuid[]`;
   const clients = await owner.prisma.$queryRawUnsafe<{ id: string }[]>(

@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Database, DEMO, openDatabase, seedDemo } from '@breezycorp/db';
+import { DEMO } from '@breezycorp/db';
 import { createMigratedDatabase, type TestDatabase } from '@breezycorp/db/testing';
+import { openDatabase, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
 import { type App, type AppDeps, buildApp } from '../../app.ts';
 import { type Config, parseConfig } from '../../config.ts';
@@ -12,11 +13,11 @@ export interface TestApp {
   app: App;
   config: Config;
   /** The runtime connection (spade_app), as the server uses it. */
-  db: Database;
+  db: UnsafeDatabase;
   /** The admin firm-wide reads' own connection (spade_admin_login), as the server uses it. */
-  adminDb: Database;
+  adminDb: UnsafeDatabase;
   /** The owner connection, for arranging data and running the runbook's SQL. */
-  owner: Database;
+  owner: UnsafeDatabase;
   testDb: TestDatabase;
   dataDir: string;
   /** Every mail the delivery worker sent (unless the test handed in its own transport). */

@@ -1,4 +1,4 @@
-import { type Database, inClientUnitOfWork, type Prisma } from '@breezycorp/db';
+import type { Database, Prisma } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../document-requests.ts';
 import { type Frequency, nextRunAfter, periodOf } from '../recurring.ts';
@@ -13,7 +13,7 @@ import { unsafeDueSchedules } from './unsafe-claims.ts';
 export async function runRecurringScheduler({ db, config }: { db: Database; config: Config }): Promise<number> {
   let created = 0;
   for (const { clientId, scheduleId } of await unsafeDueSchedules(db, 100)) {
-    const did = await inClientUnitOfWork(db.prisma, clientId, async (tx) => {
+    const did = await db.inClientUnit(clientId, async (tx) => {
       const schedule = await tx.recurringSchedule.findFirst({ where: { id: scheduleId, cancelledAt: null } });
       if (!schedule) return false;
       const frequency = schedule.frequency as Frequency;

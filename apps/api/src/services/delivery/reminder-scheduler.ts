@@ -1,4 +1,4 @@
-import { type Database, inClientUnitOfWork } from '@breezycorp/db';
+import type { Database } from '@breezycorp/db';
 import type { AuditEventType } from '../../plugins/audit.ts';
 import { enqueueContactMessage } from '../outbox.ts';
 import { nextReminderAfterSend, reminderDecision } from '../reminders.ts';
@@ -17,7 +17,7 @@ export async function runReminderScheduler({ db, now }: { db: Database; now: Dat
   const due = await unsafeDueReminders(db, 200);
   let acted = 0;
   for (const { clientId, cycleRequestId } of due) {
-    const did = await inClientUnitOfWork(db.prisma, clientId, async (tx) => {
+    const did = await db.inClientUnit(clientId, async (tx) => {
       const request = await tx.cycleRequest.findFirst({
         where: { id: cycleRequestId },
         select: {

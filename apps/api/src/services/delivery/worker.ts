@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Database, hashToken, inClientUnitOfWork, newToken, type ScopedTx } from '@breezycorp/db';
+import { type Database, hashToken, newToken, type ScopedTx } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
 import type { AuditEventType } from '../../plugins/audit.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
@@ -91,7 +91,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   /** Reads the claimed row and renders it, in its client's unit of work. */
   async function prepare(claim: ClaimedMessage): Promise<Prepared> {
-    return inClientUnitOfWork(db.prisma, claim.clientId, async (tx) => {
+    return db.inClientUnit(claim.clientId, async (tx) => {
       const message = await tx.outboxMessage.findFirst({ where: { id: claim.id, status: 'sending', lockedBy: id } });
       if (!message) return { kind: 'skip' };
       const client = await tx.client.findUniqueOrThrow({ where: { id: claim.clientId }, select: { name: true } });
@@ -182,7 +182,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   }
 
   async function recordSent(claim: ClaimedMessage, providerMessageId: string | null) {
-    await inClientUnitOfWork(db.prisma, claim.clientId, (tx) =>
+    await db.inClientUnit(claim.clientId, (tx) =>
       tx.outboxMessage.updateMany({
         where: { id: claim.id, lockedBy: id, status: 'sending' },
         data: { status: 'sent', sentAt: now(), providerMessageId, lastError: null, lockedBy: null, lockedUntil: null, updatedAt: now() },
@@ -192,7 +192,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   async function recordFailure(claim: ClaimedMessage, attempts: number, error: DeliveryError): Promise<'retried' | 'failed'> {
     const final = error.permanent || attempts >= mail.maxAttempts;
-    await inClientUnitOfWork(db.prisma, claim.clientId, async (tx) => {
+    await db.inClientUnit(claim.clientId, async (tx) => {
       const updated = await tx.outboxMessage.updateMany({
         where: { id: claim.id, lockedBy: id, status: 'sending' },
         data: final
