@@ -6,8 +6,7 @@
  * packages/db/test/audit-trail.test.ts and the tests named in docs/detection.md.
  */
 import { randomUUID } from 'node:crypto';
-import { decoyIdsIn } from '../apps/api/src/plugins/decoy-tripwire.ts';
-import { BreadthDetector } from '../apps/api/src/services/breadth-detector.ts';
+import { BreadthDetector, decoyIdsIn } from '@breezycorp/api';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2_000_000);
 const STAFF = 1_000;

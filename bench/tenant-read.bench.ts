@@ -26,13 +26,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
+import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
 import { hashPassword, hashToken, isTokenOf, newToken } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
 import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
-import { type App, buildApp } from '../apps/api/src/app.ts';
-import { parseConfig } from '../apps/api/src/config.ts';
-import { type IsolationLayers, ALL_LAYERS_OFF as OFF } from '../apps/api/src/tenancy/layers.ts';
 
 // ---------------------------------------------------------------------------------------
 // Settings (environment)

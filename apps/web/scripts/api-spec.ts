@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildApp } from '@breezycorp/api/app';
-import { parseConfig } from '@breezycorp/api/config';
+import { buildApp, parseConfig } from '@breezycorp/api';
 import { migrate, openDatabase } from '@breezycorp/db/unsafe';
 import openapiTS, { astToString } from 'openapi-typescript';
 

@@ -1,6 +1,6 @@
+import { checkRouteTable } from '@breezycorp/api/route-scope';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { checkRouteTable } from '../src/route-check.ts';
 import {
   type CliFixture,
   createCliFixture,

@@ -1,10 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkRouteTable, ROUTE_SCOPE_VALUES } from '@breezycorp/cli/route-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
-import { ROUTE_SCOPES } from '../tenancy/route-scope.ts';
+import { checkRouteTable, ROUTE_SCOPES } from '../tenancy/route-scope.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 /**
@@ -30,7 +29,6 @@ describe('route coverage', () => {
   });
 
   it('the live table passes the same rule check as `spade routes check`', () => {
-    expect(ROUTE_SCOPE_VALUES).toEqual(ROUTE_SCOPES);
     expect(checkRouteTable(t.app.routeTable)).toEqual([]);
     // The check is not vacuous: the same table with one scope dropped fails it.
     const broken = t.app.routeTable.map((route, i) => (i === 0 ? { ...route, scope: undefined } : route));
@@ -86,6 +84,23 @@ describe('route coverage', () => {
         logger: false,
         extraRoutes: async (app) => {
           app.get('/api/files/:fileId', { config: { routeScope: 'client-scoped' } }, async () => ({}));
+        },
+      }),
+    ).rejects.toThrow(/must carry :clientId/);
+  });
+
+  it('the boot check and the CI gate are one rule: a client-scoped URL whose segment only starts with :clientId is refused by both', async () => {
+    const url = '/api/tenants/:clientIdentity/files';
+    expect(checkRouteTable([{ method: 'GET', url, scope: 'client-scoped' }]).map((p) => p.problem)).toEqual([
+      'client_scoped_without_client_id',
+    ]);
+    await expect(
+      buildApp(t.config, {
+        db: t.db,
+        adminDb: t.adminDb,
+        logger: false,
+        extraRoutes: async (app) => {
+          app.get(url, { config: { routeScope: 'client-scoped' } }, async () => ({}));
         },
       }),
     ).rejects.toThrow(/must carry :clientId/);

@@ -68,7 +68,7 @@ export interface AuditInput {
   eventType: AuditEventType;
   entityType: string | null;
   entityId: string | null;
-  /** Defaults to the client this request was asserted for. */
+  /** Defaults to the client of the request's scope (none on firm routes). */
   clientId?: string | null;
   data?: Record<string, unknown>;
 }
@@ -88,8 +88,9 @@ declare module 'fastify' {
     /**
      * Records a refusal (denial, failed login, rejected link, blocked leak) as a firm-wide
      * event (client_id NULL) in its own transaction, so it is kept although the request then
-     * fails. The request's own unit of work is rolled back first: the request is failing,
-     * and the embedded database has a single connection the new transaction needs.
+     * fails. Only outside the request's unit of work: before it opens, on routes that run
+     * their own transactions, or after `rollbackUnit()` (the embedded database has a single
+     * connection the new transaction needs); with a unit open it throws.
      */
     auditFirmWide(event: Omit<AuditInput, 'clientId'>): Promise<void>;
   }
@@ -118,20 +119,23 @@ export default fp<{ db: Database }>(
     });
     app.decorateRequest('auditMany', async function (this: FastifyRequest, events: AuditInput[]) {
       if (events.length === 0) return;
-      const rows = events.map((event) => row(this, event, event.clientId === undefined ? this.assertedClientId : event.clientId));
+      const scope = this.scope;
+      const scopeClientId = scope.kind === 'client' ? scope.clientId : null;
+      const rows = events.map((event) => row(this, event, event.clientId === undefined ? scopeClientId : event.clientId));
       for (const observe of observers) observe(this, rows);
-      if (this.tenantDb) {
+      if (scope.kind === 'client') {
         // The scoped client injects the request's client; an event for any other is a bug.
-        if (rows.some((r) => r.clientId !== this.assertedClientId)) throw new AppError('internal', 'audit event for another client');
-        await this.tenantDb.auditEvent.createMany({ data: rows.map(({ clientId: _scoped, ...data }) => data) });
-      } else if (this.firmDb) {
-        await this.firmDb.auditEvent.createMany({ data: rows });
+        if (rows.some((r) => r.clientId !== scope.clientId)) throw new AppError('internal', 'audit event for another client');
+        await scope.db.auditEvent.createMany({ data: rows.map(({ clientId: _scoped, ...data }) => data) });
+      } else if (scope.kind === 'firm') {
+        await scope.db.auditEvent.createMany({ data: rows });
       } else {
         throw new AppError('internal', 'audit outside a unit of work');
       }
     });
     app.decorateRequest('auditFirmWide', async function (this: FastifyRequest, event: Omit<AuditInput, 'clientId'>) {
-      await this.rollbackUnit();
+      // Never silently: a caller whose request holds a unit ends it (rollbackUnit) first.
+      if (this.scope.kind !== 'none') throw new AppError('internal', "a firm-wide event is written after the request's unit of work ends");
       const data = row(this, event, null);
       for (const observe of observers) observe(this, [data]);
       // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.

@@ -39,11 +39,12 @@ export default fp<{ limits: BreadthLimits }>(
       }
     });
 
-    // After require-client-scope's assertion (preValidation): only access that was allowed counts.
+    // After require-client-scope opened the client's unit (preHandler): only admitted access counts.
     app.addHook('preHandler', async (request) => {
       const actor = request.actor;
-      if (actor.kind !== 'staff' || request.assertedClientId === null) return;
-      const verdict = detector.observeStaffClient(actor.staffUserId, request.assertedClientId, Date.now());
+      const scope = request.scope;
+      if (actor.kind !== 'staff' || scope.kind !== 'client') return;
+      const verdict = detector.observeStaffClient(actor.staffUserId, scope.clientId, Date.now());
       if (!verdict) return;
       app.raiseAlertLater({
         kind: 'breadth.staff_clients',

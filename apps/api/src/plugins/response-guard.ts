@@ -28,8 +28,11 @@ export default fp(
   async (app) => {
     app.addHook('preSerialization', async (request, _reply, payload) => {
       if (request.routeOptions.config.routeScope !== 'client-scoped' || request.is404) return payload;
-      const clientId = (request.params as { clientId?: unknown }).clientId;
-      const foreign = foreignTenantIds(payload, typeof clientId === 'string' ? clientId : '');
+      // The scope's client; on a client-scoped route without one (refused before its unit
+      // opened) every tenant id a body names is foreign.
+      const scope = request.scope;
+      const clientId = scope.kind === 'client' ? scope.clientId : null;
+      const foreign = foreignTenantIds(payload, clientId ?? '');
       if (foreign.size === 0) return payload;
       const route = `${request.method} ${request.routeOptions.url}`;
       request.log.error({ route, foreignCount: foreign.size }, 'response guard blocked a body carrying another tenant');
@@ -38,7 +41,7 @@ export default fp(
         eventType: 'leak.blocked',
         entityType: 'route',
         entityId: route,
-        data: { route, requestedClientId: typeof clientId === 'string' ? clientId : null, foreignClientIds: [...foreign] },
+        data: { route, requestedClientId: clientId, foreignClientIds: [...foreign] },
       });
       throw new AppError('internal', `response guard blocked ${route}`);
     });

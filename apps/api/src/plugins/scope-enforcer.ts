@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { AppError, notFound, unauthenticated } from '../errors.ts';
-import { isRouteScope, type RouteScope } from '../tenancy/route-scope.ts';
+import type { RouteConfig } from '../tenancy/route-config.ts';
+import { checkRouteTable, isRouteScope, type RouteScope } from '../tenancy/route-scope.ts';
 
 export interface RouteTableEntry {
   method: string;
@@ -30,7 +31,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * Layer 1 (runbook): at boot, every route must declare `config.routeScope` as one of
  * 'public' | 'staff-only' | 'client-scoped' — anything else makes buildApp throw — and a
- * client-scoped URL must carry `:clientId`. At request time the actor's kind must fit
+ * client-scoped URL must carry a `:clientId` segment — the one rule of tenancy/route-scope.ts. At request time the actor's kind must fit
  * the scope: anonymous on a non-public route → 401; a contact on a staff-only route → 404.
  * Cookie-authenticated unsafe requests must carry the CSRF header.
  */
@@ -39,15 +40,20 @@ export default fp<{ enforceAtRequest: boolean }>(
     app.decorate('routeTable', [] as RouteTableEntry[]);
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      const scope = route.config?.routeScope;
-      if (!isRouteScope(scope)) {
+      const config: RouteConfig | undefined = route.config;
+      const scope = config?.routeScope;
+      // The one route rule (tenancy/route-scope.ts), the same the CI gate and `spade routes check` run.
+      const [problem] = checkRouteTable(methods.map((method) => ({ method, url: route.url, scope })));
+      if (problem?.problem === 'client_scoped_without_client_id') {
+        throw new RouteScopeError(
+          `Client-scoped route ${methods.join(',')} ${route.url} must carry :clientId in its URL (${problem.message})`,
+        );
+      }
+      if (problem || !isRouteScope(scope)) {
         throw new RouteScopeError(
           `Route ${methods.join(',')} ${route.url} declares no valid config.routeScope (got ${JSON.stringify(scope)}); ` +
             `every route must be 'public', 'staff-only' or 'client-scoped'`,
         );
-      }
-      if (scope === 'client-scoped' && !route.url.includes(':clientId')) {
-        throw new RouteScopeError(`Client-scoped route ${methods.join(',')} ${route.url} must carry :clientId in its URL`);
       }
       for (const method of methods) {
         app.routeTable.push({

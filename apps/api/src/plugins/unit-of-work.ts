@@ -1,19 +1,11 @@
-import {
-  ADMIN_CONTEXT,
-  clientContext,
-  clientsContext,
-  type Database,
-  NO_TENANT,
-  type ScopedTx,
-  type TenantContext,
-  type TxClient,
-  type UnitOfWork,
-} from '@breezycorp/db';
+import { clientContext, type Database, type ScopedTx, type TxClient, type UnitOfWork } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
-import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
+import { ANONYMOUS } from '../tenancy/actor.ts';
+import { firmContext } from '../tenancy/firm-context.ts';
 import type { IsolationLayers } from '../tenancy/layers.ts';
+import type { RequestScope } from '../tenancy/request-scope.ts';
 
 export type PreCommitCheck = (request: FastifyRequest) => Promise<void>;
 
@@ -23,33 +15,30 @@ declare module 'fastify' {
     addPreCommitCheck(check: PreCommitCheck): void;
   }
   interface FastifyRequest {
-    unit: UnitOfWork<unknown> | null;
-    /** Client-scoped routes: the scoped transaction client (RLS + tenant-scope extension). */
-    tenantDb: ScopedTx | null;
-    /** Staff-only and public routes: the transaction client, RLS limited to the actor's clients. */
-    firmDb: TxClient | null;
+    /**
+     * What this request may touch, set once when its unit of work opens (tenancy/request-scope.ts):
+     * `none` until then and on routes without one.
+     */
+    readonly scope: RequestScope;
     /** Opens the client unit of work; only require-client-scope calls it, after assertClientTenant. */
     openClientUnit(clientId: string): Promise<void>;
+    /** Ends the request's unit of work, rolled back (errors, refusals); a no-op without one. */
     rollbackUnit(): Promise<void>;
     /** Undo work outside the database (a stored file) if the unit rolls back. */
     onRollback(undo: () => Promise<void>): void;
-    rollbackActions: (() => Promise<void>)[] | null;
   }
 }
 
-/**
- * The clients a staff-only or public request may see: exactly the actor's, never more.
- * Admins read through the spade_firm_admin role (a role, never a flag) on its own login and
- * pool (`adminDb`), which spade_app cannot switch to; public routes see no tenant.
- */
-export function firmContext(actor: Actor): TenantContext {
-  if (actor.kind === 'staff') return actor.role === 'admin' ? ADMIN_CONTEXT : clientsContext(actor.clientIds);
-  return NO_TENANT;
-}
+const NO_SCOPE: RequestScope = Object.freeze({ kind: 'none' });
+
+/** The open unit and the undo actions of each request: this plugin's own state, no decorator. */
+const units = new WeakMap<FastifyRequest, UnitOfWork<unknown>>();
+const scopes = new WeakMap<FastifyRequest, RequestScope>();
+const rollbackActions = new WeakMap<FastifyRequest, (() => Promise<void>)[]>();
 
 async function runRollbackActions(request: FastifyRequest) {
-  const actions = request.rollbackActions ?? [];
-  request.rollbackActions = null;
+  const actions = rollbackActions.get(request) ?? [];
+  rollbackActions.delete(request);
   for (const undo of actions) await undo().catch((error) => request.log.error({ err: error }, 'rollback action failed'));
 }
 
@@ -68,35 +57,32 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
     app.decorate('addPreCommitCheck', (check: PreCommitCheck) => {
       preCommitChecks.push(check);
     });
-    app.decorateRequest('unit', null);
-    app.decorateRequest('tenantDb', null);
-    app.decorateRequest('firmDb', null);
-    app.decorateRequest('rollbackActions', null);
+    // Read-only to everyone else: only this plugin sets a request's scope (when its unit opens).
+    app.decorateRequest('scope', {
+      getter(this: FastifyRequest) {
+        return scopes.get(this) ?? NO_SCOPE;
+      },
+    });
     app.decorateRequest('openClientUnit', async function (this: FastifyRequest, clientId: string) {
-      if (this.unit) throw new AppError('internal', 'unit of work already open');
-      if (layers.tenantScope) {
-        const unit = await db.clientUnit(clientId, options);
-        this.unit = unit;
-        this.tenantDb = unit.tx;
-      } else {
-        // Layer 3 switched off (tests only): the same transaction without the extension.
-        const unit = await db.unit(clientContext(clientId), options);
-        this.unit = unit;
-        this.tenantDb = unit.tx as unknown as ScopedTx;
-      }
+      if (units.has(this)) throw new AppError('internal', 'unit of work already open');
+      // Layer 3 switched off (tests only): the same transaction without the extension; its
+      // client is typed as the scoped one because handlers are written against it.
+      const unit = layers.tenantScope ? await db.clientUnit(clientId, options) : await db.unit(clientContext(clientId), options);
+      units.set(this, unit);
+      scopes.set(this, Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx }));
     });
     app.decorateRequest('rollbackUnit', async function (this: FastifyRequest) {
-      const unit = this.unit;
+      const unit = units.get(this);
       if (!unit) return;
-      this.unit = null;
-      this.tenantDb = null;
-      this.firmDb = null;
+      units.delete(this);
+      scopes.delete(this);
       await unit.rollback().catch((error) => this.log.error({ err: error }, 'rollback failed'));
       await runRollbackActions(this);
     });
     app.decorateRequest('onRollback', function (this: FastifyRequest, undo: () => Promise<void>) {
-      this.rollbackActions ??= [];
-      this.rollbackActions.push(undo);
+      const actions = rollbackActions.get(this) ?? [];
+      actions.push(undo);
+      rollbackActions.set(this, actions);
     });
 
     app.addHook('preHandler', async (request) => {
@@ -107,12 +93,12 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
       const pool = context.role === 'spade_firm_admin' ? adminDb : db;
       const unit = await pool.unit(context, options);
-      request.unit = unit;
-      request.firmDb = unit.tx;
+      units.set(request, unit);
+      scopes.set(request, Object.freeze({ kind: 'firm', context, db: unit.tx }));
     });
 
     app.addHook('onSend', async (request) => {
-      const unit = request.unit;
+      const unit = units.get(request);
       if (!unit) return;
       for (const check of preCommitChecks) {
         try {
@@ -122,10 +108,12 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
           throw error;
         }
       }
-      request.unit = null;
+      // The unit ends here, committed or not: so does the request's scope.
+      units.delete(request);
+      scopes.delete(request);
       try {
         await unit.commit();
-        request.rollbackActions = null;
+        rollbackActions.delete(request);
       } catch (error) {
         await runRollbackActions(request);
         throw error;
@@ -133,7 +121,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
     });
 
     const abandon = async (request: FastifyRequest) => {
-      if (request.unit) await request.rollbackUnit();
+      if (units.has(request)) await request.rollbackUnit();
     };
     app.addHook('onResponse', abandon);
     app.addHook('onRequestAbort', abandon);
@@ -143,12 +131,14 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
 
 /** The scoped transaction of a client-scoped request (opened by require-client-scope). */
 export function tenantDb(request: FastifyRequest): ScopedTx {
-  if (!request.tenantDb) throw new AppError('internal', 'no tenant unit of work on this route');
-  return request.tenantDb;
+  const scope = request.scope;
+  if (scope.kind !== 'client') throw new AppError('internal', 'no tenant unit of work on this route');
+  return scope.db;
 }
 
 /** The transaction of a staff-only or public request. */
 export function firmDb(request: FastifyRequest): TxClient {
-  if (!request.firmDb) throw new AppError('internal', 'no unit of work on this route');
-  return request.firmDb;
+  const scope = request.scope;
+  if (scope.kind !== 'firm') throw new AppError('internal', 'no unit of work on this route');
+  return scope.db;
 }

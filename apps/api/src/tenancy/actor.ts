@@ -1,3 +1,6 @@
+import type { FastifyRequest } from 'fastify';
+import { unauthenticated } from '../errors.ts';
+
 /** Who is making a request, resolved from the database on every request (auth plugin). */
 export type Actor =
   | {
@@ -24,8 +27,6 @@ export type Actor =
 
 export const ANONYMOUS: Actor = Object.freeze({ kind: 'anonymous' });
 
-export type ActorKind = Actor['kind'];
-
 export function actorAuditFields(actor: Actor): { actorType: 'staff' | 'contact' | 'anonymous'; actorId: string | null } {
   if (actor.kind === 'staff') return { actorType: 'staff', actorId: actor.staffUserId };
   if (actor.kind === 'contact') return { actorType: 'contact', actorId: actor.contactId };
@@ -34,3 +35,15 @@ export function actorAuditFields(actor: Actor): { actorType: 'staff' | 'contact'
 
 export type StaffActor = Extract<Actor, { kind: 'staff' }>;
 export type ContactActor = Extract<Actor, { kind: 'contact' }>;
+
+/** The staff actor of a route that the scope enforcer already limited to staff. */
+export function staffActor(request: FastifyRequest): StaffActor {
+  if (request.actor.kind !== 'staff') throw unauthenticated();
+  return request.actor;
+}
+
+/** The contact actor of a route that admits only contacts. */
+export function contactActor(request: FastifyRequest): ContactActor {
+  if (request.actor.kind !== 'contact') throw unauthenticated();
+  return request.actor;
+}

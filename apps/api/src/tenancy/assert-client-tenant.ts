@@ -1,40 +1,27 @@
-import type { FastifyRequest } from 'fastify';
-import { notFound } from '../errors.ts';
+import type { Actor } from './actor.ts';
+import type { ClientRouteActor } from './route-scope.ts';
+
+/** A refusal by assertClientTenant; require-client-scope audits it and answers 404. */
+export class TenantAccessDenied extends Error {
+  override name = 'TenantAccessDenied';
+  constructor(readonly clientId: string) {
+    super('tenant access denied');
+  }
+}
 
 /**
- * Layer 2 (runbook): may this request's actor touch `clientId`'s data on this route?
+ * Layer 2 (runbook): may this actor touch `clientId`'s data on a route that admits `admits`?
  * - admin staff: yes; other staff: only clients they are assigned to;
  * - a contact: only their own client, only on routes that admit contacts (and handlers
  *   then narrow to the contact's own request);
  * - anyone else: no.
- * A refusal is a 404 — never 403, existence is not disclosed — and is audited as
- * `tenant_access_denied`. On success the request records which client was asserted, so
- * the runtime check can prove the assertion ran.
+ * A pure decision: it throws TenantAccessDenied and touches nothing else. The plugin that
+ * calls it (plugins/require-client-scope.ts) audits the refusal as `tenant_access_denied`
+ * and answers 404 — never 403, existence is not disclosed — and records the admission so
+ * the authorization proof can show the assertion ran.
  */
-export async function assertClientTenant(request: FastifyRequest, clientId: string): Promise<void> {
-  const actor = request.actor;
-  const admits = request.routeOptions.config.actors ?? ['staff'];
-  let allowed = false;
-  if (actor.kind === 'staff' && admits.includes('staff')) {
-    allowed = actor.role === 'admin' || actor.clientIds.includes(clientId);
-  } else if (actor.kind === 'contact' && admits.includes('contact')) {
-    allowed = actor.clientId === clientId;
-  }
-  if (!allowed) {
-    await request.auditFirmWide({
-      eventType: 'tenant_access_denied',
-      entityType: 'client',
-      entityId: null,
-      data: { requestedClientId: clientId, route: `${request.method} ${request.routeOptions.url}` },
-    });
-    throw notFound();
-  }
-  request.assertedClientId = clientId;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by assertClientTenant when it allowed this request for that client. */
-    assertedClientId: string | null;
-  }
+export function assertClientTenant(actor: Actor, admits: readonly ClientRouteActor[], clientId: string): void {
+  if (actor.kind === 'staff' && admits.includes('staff') && (actor.role === 'admin' || actor.clientIds.includes(clientId))) return;
+  if (actor.kind === 'contact' && admits.includes('contact') && actor.clientId === clientId) return;
+  throw new TenantAccessDenied(clientId);
 }

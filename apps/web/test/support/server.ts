@@ -1,8 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type App, buildApp } from '@breezycorp/api/app';
-import { type Config, parseConfig } from '@breezycorp/api/config';
+import { type App, buildApp, type Config, parseConfig } from '@breezycorp/api';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
 import { migrate, openDatabase, type SeedReport, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 

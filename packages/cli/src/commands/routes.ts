@@ -1,3 +1,4 @@
+import { checkRouteTable } from '@breezycorp/api/route-scope';
 import type { Command } from 'commander';
 import { type ApiRoute, apiBaseUrl, fetchApiRoutes, parseRouteRef, type RouteRef, routesForPath } from '../api-routes.ts';
 import { emit, withContainmentOptions, withExamples, withJson } from '../command-helpers.ts';
@@ -8,7 +9,6 @@ import { loadIncident } from '../incidents.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
 import { operatorName } from '../operator.ts';
 import { type ActionContext, type Recorder, recordAction, recordSlackOutcome } from '../record.ts';
-import { checkRouteTable } from '../route-check.ts';
 import { postToSlack } from '../slack.ts';
 import { formatTable } from '../table.ts';
 

@@ -6,7 +6,7 @@ import { AppError } from '../../errors.ts';
 import { csrfTokenFor, STAFF_COOKIE } from '../../plugins/auth.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffLogin, staffPasswordParams } from '../../services/token-lookups.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, Ok, Timestamp, Uuid } from '../schemas.ts';
 import secondFactor from './second-factor.ts';
 

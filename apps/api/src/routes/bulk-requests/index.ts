@@ -5,7 +5,7 @@ import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { type BulkJobInput, type BulkResult, type CycleKind, runBulkJob } from '../../services/bulk-requests.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**

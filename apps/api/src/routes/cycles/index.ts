@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 const Kind = Type.Union([

@@ -4,7 +4,7 @@ import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { type StoredFileRow, sendStoredFile, storeUpload } from '../../services/file-storage.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 export const FileView = Type.Object(

@@ -10,7 +10,7 @@ import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { exchangeMagicLink, inspectMagicLink, requestNewLink } from '../../services/magic-links.ts';
 import { enqueueStaffDigest } from '../../services/outbox.ts';
 import { allRequiredSubmitted } from '../../services/reminders.ts';
-import { contactActor } from '../../tenancy/actors.ts';
+import { contactActor } from '../../tenancy/actor.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
 import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
 import { ErrorBody, errors, isoDate, Ok, Timestamp, Uuid } from '../schemas.ts';

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { firstRunOnOrAfter } from '../../services/recurring.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, iso, isoDate, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**

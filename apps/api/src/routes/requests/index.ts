@@ -8,7 +8,7 @@ import { messageIdOf } from '../../services/delivery/worker.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);

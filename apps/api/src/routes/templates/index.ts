@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
-import { staffActor } from '../../tenancy/actors.ts';
+import { staffActor } from '../../tenancy/actor.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**

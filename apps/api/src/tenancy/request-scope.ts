@@ -1,0 +1,17 @@
+import type { ScopedTx, TenantContext, TxClient } from '@breezycorp/db';
+
+/**
+ * What one request may touch — set once, when its unit of work opens (plugins/unit-of-work.ts),
+ * and read by every layer that needs it: handlers (`tenantDb`, `firmDb`), the audit writer
+ * (which client an event belongs to), the response guard (which client a body may name),
+ * the authorization proof (which client the assertion must have covered), detection.
+ * - `client`: a client-scoped route; `db` is confined to `clientId` by RLS and the
+ *   tenant-scope extension.
+ * - `firm`: a staff-only or public route; `db`'s RLS admits exactly `context`'s clients.
+ * - `none`: no unit of work (yet, or ever: health, the OpenAPI document, routes that run
+ *   their own transactions, a request refused before its unit opened).
+ */
+export type RequestScope =
+  | { readonly kind: 'client'; readonly clientId: string; readonly db: ScopedTx }
+  | { readonly kind: 'firm'; readonly context: TenantContext; readonly db: TxClient }
+  | { readonly kind: 'none' };
