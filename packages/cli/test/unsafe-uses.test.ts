@@ -18,7 +18,6 @@ describe('unsafe owner connection', () => {
     expect(users).toEqual([
       'commands/audit-trail.ts',
       'commands/audit.ts',
-      'commands/containment.ts',
       'commands/db.ts',
       'commands/decoys.ts',
       'commands/disclosure.ts',
@@ -27,6 +26,7 @@ describe('unsafe owner connection', () => {
       'commands/routes.ts',
       'commands/staff.ts',
       'commands/tenants.ts',
+      'operator-action.ts',
     ]);
   });
 });
