@@ -95,7 +95,7 @@ export interface OperatorActionSpec<Args extends unknown[], Opts, Target, Receip
     dryRun: (target: Target) => Output;
   };
   /** Usage checks that need no database (exit 2 before connecting). */
-  check?: (args: Args, options: Opts & ActionOptions) => void;
+  check?: (args: Args, options: Opts & ActionOptions) => void | Promise<void>;
   load: (scope: ActionScope<Args, Opts>) => Promise<Target>;
   /** The change, inside the action's transaction. */
   run?: (tx: TxClient, target: Target, scope: ActionScope<Args, Opts>) => Promise<Receipt>;
@@ -168,7 +168,7 @@ export async function runOperatorAction<Args extends unknown[], Opts, Target, Re
   args: Args,
   options: Opts & ActionOptions,
 ): Promise<void> {
-  spec.check?.(args, options);
+  await spec.check?.(args, options);
   const recording = !spec.observation || options.incident !== undefined;
   const named = recording ? operatorName(io, options.operator) : null;
   const output = await withUnsafeOwnerDatabase(
