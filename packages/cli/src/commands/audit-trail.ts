@@ -32,7 +32,7 @@ export function verifyLines(report: VerifyReport): string[] {
 }
 
 /** Seals a digest now (the API does this on an interval); recorded on the incident's timeline with --incident. */
-export const sealAuditTrail = defineOperatorAction({
+const sealAuditTrail = defineOperatorAction({
   name: 'audit seal',
   description:
     'write a digest now: chain the sha256 of every audit row not sealed yet to the previous digest (the API does this on an interval)',
@@ -58,7 +58,7 @@ export const sealAuditTrail = defineOperatorAction({
 });
 
 /** Recomputes the digest chain; exit 1 on the first row or digest that was changed. */
-export const verifyAuditChain = defineOperatorAction({
+const verifyAuditChain = defineOperatorAction({
   name: 'audit verify',
   description: 'recompute the digest chain from the rows; report the first row or digest edited, deleted or inserted out of order (exit 1)',
   examples: ['pnpm spade audit verify', 'pnpm spade audit verify --since 7d --against ./digests-2026-12.jsonl'],

@@ -48,7 +48,7 @@ function eventRow(event: ActorEvent): string[] {
 }
 
 /** The runbook's query: an actor's reads, newest first. Recorded on the incident's timeline with --incident. */
-export const auditActor = defineOperatorAction({
+const auditActor = defineOperatorAction({
   name: 'audit actor',
   description: "the runbook's query: an actor's cycle.read, file.downloaded and cross_tenant_read events, newest first",
   examples: [
@@ -108,7 +108,7 @@ export const auditActor = defineOperatorAction({
 });
 
 /** The disclosure input: which clients' data the actors touched. Recorded with --incident. */
-export const auditAffected = defineOperatorAction({
+const auditAffected = defineOperatorAction({
   name: 'audit affected',
   description: 'distinct clients whose data the actor(s) touched, with counts per entity type — the disclosure input',
   examples: ['pnpm spade audit affected --actor 00000000-0000-4000-8000-000000000517 --since 24h'],

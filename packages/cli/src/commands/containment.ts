@@ -6,7 +6,7 @@ import { CliError, EXIT, type Io } from '../io.ts';
 import { requireUuid } from '../operator.ts';
 import { defineOperatorAction } from '../operator-action.ts';
 
-export const DEFAULT_REVOKE_REASON = 'tenant_leak_investigation';
+const DEFAULT_REVOKE_REASON = 'tenant_leak_investigation';
 
 const REASON_CODE = /^[A-Za-z0-9_.:-]{1,100}$/;
 
@@ -18,7 +18,7 @@ interface RevokeOptions {
 }
 
 /** The runbook's containment statement: UPDATE staff_sessions (Immediate actions, step 2). */
-export const revokeSessions = defineOperatorAction({
+const revokeSessions = defineOperatorAction({
   name: 'sessions revoke',
   description: "revoke active staff sessions — the runbook's UPDATE staff_sessions; users must log in again",
   examples: [
@@ -131,7 +131,7 @@ export const revokeSessions = defineOperatorAction({
 });
 
 /** The runbook's containment statement: UPDATE cycle_requests SET expires_at = NOW(). */
-export const expireRequest = defineOperatorAction({
+const expireRequest = defineOperatorAction({
   name: 'requests expire',
   description:
     "expire a magic-link request now — the runbook's UPDATE cycle_requests SET expires_at = NOW(); its link and contact sessions stop working",

@@ -12,7 +12,7 @@ import { formatTable } from '../table.ts';
  * Planting writes no audit row about the decoys themselves (a row naming a decoy client would
  * trip it): the record is firm-wide, with the count only.
  */
-export const plantDecoys = defineOperatorAction({
+const plantDecoys = defineOperatorAction({
   name: 'decoys plant',
   description: 'create decoy clients with generated contacts, cycles, requests, items and file rows; assigned to nobody',
   examples: ['pnpm spade decoys plant --count 3'],

@@ -101,7 +101,7 @@ function slug(text: string): string {
  * Fills the disclosure letter for each affected client (from the audit trail of the incident's
  * actors) and the PDPC notification with the PDPA deadlines. Drafts are written, never overwritten.
  */
-export const draftDisclosure = defineOperatorAction({
+const draftDisclosure = defineOperatorAction({
   name: 'disclosure draft',
   description:
     "fill docs/templates/tenant-leak-disclosure.md for each affected client (from the audit trail of the incident's actors) and draft the PDPC notification with the PDPA deadlines; writes under $SPADE_DATA_DIR/incidents/<id>/",
@@ -243,7 +243,7 @@ export const draftDisclosure = defineOperatorAction({
 });
 
 /** Fills the blameless post-mortem from the incident's timeline, evidence and audit trail. */
-export const draftPostmortem = defineOperatorAction({
+const draftPostmortem = defineOperatorAction({
   name: 'postmortem new',
   description:
     'fill docs/templates/post-mortem.md from the incident timeline, evidence and audit trail; writes under $SPADE_DATA_DIR/incidents/<id>/',

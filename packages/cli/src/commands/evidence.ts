@@ -49,7 +49,7 @@ async function scanLog(file: string | null, requestId: string): Promise<LogScan>
  * with the audit digests that cover them (sealed now if need be, and verified), written once
  * under $SPADE_DATA_DIR/evidence with a sha256 manifest and attached to the incident.
  */
-export const captureRequestEvidence = defineOperatorAction({
+const captureRequestEvidence = defineOperatorAction({
   name: 'evidence request',
   description:
     'bundle every audit event and API log line (SPADE_LOG_FILE) of one request id into $SPADE_DATA_DIR/evidence/<incident>/ with a sha256 manifest, attached to the incident',

@@ -60,7 +60,7 @@ interface SwitchOptions {
 }
 
 /** Containment B: the kill switch. Client-scoped requests to the route get 503 on every instance. */
-export const takeRouteOffline = defineOperatorAction({
+const takeRouteOffline = defineOperatorAction({
   name: 'routes offline',
   description: 'kill switch: client-scoped requests to the route get 503 on every API instance, until `routes online`',
   examples: [
@@ -130,7 +130,7 @@ export const takeRouteOffline = defineOperatorAction({
 });
 
 /** Lifts the kill switch (lifted_at); announced in #spade-ops. */
-export const bringRouteOnline = defineOperatorAction({
+const bringRouteOnline = defineOperatorAction({
   name: 'routes online',
   description: 'lift the kill switch on a route (sets lifted_at); announced in #spade-ops',
   examples: ['pnpm spade routes online "GET /api/clients/:clientId/cycles/:cycleId" --incident 6f1c2d3e-… --yes'],

@@ -15,7 +15,7 @@ const DEFAULT_FREEZE_REASON = 'tenant leak containment';
  * every API instance within a second); its contacts' sessions are revoked and its open links
  * expired. Recorded with the counts.
  */
-export const freezeTenant = defineOperatorAction({
+const freezeTenant = defineOperatorAction({
   name: 'tenants freeze',
   description:
     'freeze a client: its client-scoped routes answer 503 to all but admins (every instance, within a second); revokes its contact sessions and expires its open links',
@@ -72,7 +72,7 @@ export const freezeTenant = defineOperatorAction({
 });
 
 /** Lift a freeze: the client is served again (links it expired stay expired). */
-export const thawTenant = defineOperatorAction({
+const thawTenant = defineOperatorAction({
   name: 'tenants thaw',
   description: 'lift a freeze: the client is served again (expired links stay expired: send new ones)',
   examples: ['pnpm spade tenants thaw 00000000-0000-4000-8000-00000000a001 --incident 6f1c2d3e-… --yes'],
