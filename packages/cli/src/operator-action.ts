@@ -192,12 +192,13 @@ export async function runOperatorAction<Args extends unknown[], Opts, Target, Re
         if (summary !== null) await confirmContainment(io, options, summary);
       }
       // one transaction: the change and its records
-      const context = { operator: named ?? '', incidentId: spec.incidentOf ? spec.incidentOf(target) : (incident?.id ?? null) };
+      const incidentId = spec.incidentOf ? spec.incidentOf(target) : (incident?.id ?? null);
       const receipt =
         spec.run || recording
           ? await db.prisma.$transaction(async (tx) => {
               const receipt = (spec.run ? await spec.run(tx, target, scope) : undefined) as Receipt;
-              if (recording) {
+              if (named !== null) {
+                const context = { operator: named, incidentId };
                 const entries = spec.record(target, receipt, scope);
                 for (const entry of Array.isArray(entries) ? entries : [entries]) {
                   await recordAction(tx, context, { eventType: spec.eventType, kind: spec.kind, ...entry });
@@ -211,14 +212,14 @@ export async function runOperatorAction<Args extends unknown[], Opts, Target, Re
       let slack: SlackResult | null = null;
       if (text !== null) {
         const outcome = await postToSlack(io.env, text);
-        await recordSlackOutcome(db.prisma, context, outcome);
+        await recordSlackOutcome(db.prisma, { operator: scope.operator(), incidentId }, outcome);
         slack = outcome.status === 'failed' ? { status: outcome.status, error: outcome.error } : { status: outcome.status };
       }
-      // print (after the database is closed)
+      // print: warnings and output go out once the database is closed
       const printed = spec.print({ target, receipt, slack }, scope);
       const slackWarning =
         slack?.status === 'failed' &&
-        `warning: Slack post failed: ${slack.error}${context.incidentId ? '; recorded on the timeline (slack_failed)' : ''}; carrying on`;
+        `warning: Slack post failed: ${slack.error}${incidentId ? '; recorded on the timeline (slack_failed)' : ''}; carrying on`;
       return { ...printed, warnings: [slackWarning, ...(printed.warnings ?? [])] };
     },
     { requireAllRows: true },
