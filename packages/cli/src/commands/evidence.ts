@@ -1,48 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { digestsCovering, sealAudit, verifyAuditTrail } from '@breezycorp/db';
 import type { Command } from 'commander';
 import { withExamples } from '../command-helpers.ts';
-import { evidenceDir, type StoredFile, safeFilename, storeFile, writeManifest } from '../evidence-store.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
 import { type ActionScope, defineOperatorAction } from '../operator-action.ts';
+import { collectRequestEvidence } from '../request-evidence.ts';
 
 /** Request ids as the API accepts them (x-request-id) or makes them (uuid). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-interface LogScan {
-  file: string | null;
-  lines: string[];
-  scanned: number;
-  unparsable: number;
-  missing: boolean;
-}
-
-/** The API's pino JSON lines that carry this request id (`reqId`), read as a stream. */
-async function scanLog(file: string | null, requestId: string): Promise<LogScan> {
-  if (!file) return { file: null, lines: [], scanned: 0, unparsable: 0, missing: false };
-  const info = await stat(file).catch(() => null);
-  if (!info?.isFile()) return { file, lines: [], scanned: 0, unparsable: 0, missing: true };
-  const lines: string[] = [];
-  let scanned = 0;
-  let unparsable = 0;
-  const reader = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of reader) {
-    if (line.trim() === '') continue;
-    scanned += 1;
-    let entry: unknown;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      unparsable += 1;
-      continue;
-    }
-    const record = entry as { reqId?: unknown; requestId?: unknown };
-    if (record.reqId === requestId || record.requestId === requestId) lines.push(line);
-  }
-  return { file, lines, scanned, unparsable, missing: false };
-}
 
 /**
  * The runbook's "preserve evidence": every audit event and API log line of one request id,
@@ -64,51 +27,12 @@ const captureRequestEvidence = defineOperatorAction({
     if (!REQUEST_ID.test(requestId)) throw new CliError(`"${requestId}" is not a request id`, EXIT.usage);
   },
   async load({ io, db, args: [requestId], options, incident, operator }: ActionScope<[string], { logFile?: string }>) {
-    const events = await db.prisma.auditEvent.findMany({ where: { requestId }, orderBy: { occurredAt: 'asc' } });
-    const log = await scanLog(options.logFile ?? io.env.SPADE_LOG_FILE ?? null, requestId);
-    if (events.length === 0 && log.lines.length === 0) {
-      throw new CliError(
-        `No audit event${log.file ? ` and no line of ${log.file}` : ''} carries request id ${requestId}` +
-          (log.file ? '' : ' (SPADE_LOG_FILE is not set: the API log was not searched)'),
-        EXIT.notFound,
-      );
-    }
-    // The digests that cover these rows (sealed now if they were not yet), verified, so the
-    // bundle can later show the rows are what the chain sealed.
-    const sealing =
-      events.length === 0
-        ? null
-        : await db.withSql(async (sql) => {
-            await sealAudit(sql, `cli:evidence:${operator()}`);
-            const covering = await digestsCovering(
-              sql,
-              events.map((e) => e.id),
-            );
-            const seqs = covering.digests.map((d) => d.seq);
-            const verification =
-              seqs.length === 0 ? null : await verifyAuditTrail(sql, { fromSeq: Math.min(...seqs), toSeq: Math.max(...seqs) });
-            return { ...covering, verification };
-          });
-    const now = new Date();
-    const folder = evidenceDir(io.env, incident?.id ?? null, now);
-    const stem = `request-${safeFilename(requestId)}`;
-    const stored: StoredFile[] = [];
-    if (events.length > 0)
-      stored.push(await storeFile(folder, `${stem}.audit-events.json`, Buffer.from(`${JSON.stringify(events, null, 2)}\n`)));
-    if (log.lines.length > 0) stored.push(await storeFile(folder, `${stem}.log.jsonl`, Buffer.from(`${log.lines.join('\n')}\n`)));
-    if (sealing && sealing.digests.length > 0) {
-      // Only what a re-run reproduces (no timings), so capturing the same evidence twice adds nothing.
-      const verification = sealing.verification && {
-        ok: sealing.verification.ok,
-        digests: sealing.verification.digests,
-        rows: sealing.verification.rows,
-        problems: sealing.verification.problems,
-      };
-      const digestFile = { digests: sealing.digests, unsealedAuditEventIds: sealing.unsealed, verification };
-      stored.push(await storeFile(folder, `${stem}.audit-digests.json`, Buffer.from(`${JSON.stringify(digestFile, null, 2)}\n`)));
-    }
-    const manifest = await writeManifest(folder, incident?.id ?? null, now);
-    return { requestId, auditEvents: events.length, log, sealing, folder, stored, manifest: manifest.path };
+    return collectRequestEvidence(db, io.env, {
+      requestId,
+      logFile: options.logFile ?? io.env.SPADE_LOG_FILE ?? null,
+      incidentId: incident?.id ?? null,
+      sealedBy: `cli:evidence:${operator()}`,
+    });
   },
   async run(tx, t, { incident, operator }) {
     if (!incident) return;
