@@ -180,3 +180,18 @@ describe('every operator action writes its audit event and its timeline row', ()
     }
   }
 });
+
+describe('an investigation read without --incident', () => {
+  for (const action of operatorActions().filter((a) => a.observation)) {
+    it(`${action.name} records nothing`, async () => {
+      const count = async () =>
+        (await f.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE actor_type = 'operator'")).rows[0]!.n;
+      const argv = await CASES[action.name]![0]!.argv('');
+      const without = argv.filter((word, i) => word !== '--incident' && argv[i - 1] !== '--incident');
+      const before = await count();
+      const { code, io } = await f.run(without, { USER: undefined });
+      expect(code, io.stderr.join('\n')).toBe(action.name === 'audit seal' ? 2 : 0);
+      expect(await count()).toBe(before);
+    });
+  }
+});
