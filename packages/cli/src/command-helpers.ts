@@ -2,7 +2,6 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type Duration, parseDuration } from './duration.ts';
 import { parseFirmTime } from './firm-time.ts';
 import type { Io } from './io.ts';
-import { withOperatorOption } from './operator.ts';
 
 /** Every command's help ends with at least one example an operator can paste. */
 export function withExamples(command: Command, ...examples: string[]): Command {
@@ -11,18 +10,6 @@ export function withExamples(command: Command, ...examples: string[]): Command {
 
 export function withJson(command: Command): Command {
   return command.option('--json', 'print the result as JSON');
-}
-
-/** Options of every recorded action: who, and which incident's timeline. */
-export function withActionOptions(command: Command): Command {
-  return withOperatorOption(command.option('--incident <id>', 'record this on the incident’s timeline'));
-}
-
-/** Options of a containment action: preview, and confirmation. */
-export function withContainmentOptions(command: Command): Command {
-  return withActionOptions(command)
-    .option('--dry-run', 'print what would change, with counts; change nothing')
-    .option('-y, --yes', 'do not ask for confirmation (required without a terminal, e.g. in CI)');
 }
 
 export const durationOption = (value: string): Duration => parseDuration(value);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataPaths } from '@breezycorp/db';
 
@@ -117,8 +117,4 @@ export async function writeManifest(dir: string, incidentId: string | null, now:
   const manifestPath = path.join(dir, MANIFEST);
   await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return { path: manifestPath, manifest };
-}
-
-export async function readManifest(dir: string): Promise<Manifest> {
-  return JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Manifest;
 }

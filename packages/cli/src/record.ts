@@ -11,6 +11,7 @@ export const OPERATOR_EVENT_TYPES = [
   'incident.noted',
   'incident.notifiability_determined',
   'incident.resolved',
+  'evidence.added',
   'evidence.collected',
   'sessions.revoked',
   'request.expired',
@@ -24,6 +25,7 @@ export const OPERATOR_EVENT_TYPES = [
   'tenant.frozen',
   'tenant.thawed',
   'decoys.planted',
+  'alert.escalated',
   'alert.dismissed',
 ] as const;
 export type OperatorEventType = (typeof OPERATOR_EVENT_TYPES)[number];

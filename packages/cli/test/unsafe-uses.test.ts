@@ -17,16 +17,13 @@ describe('unsafe owner connection', () => {
     }
     expect(users).toEqual([
       'commands/audit-trail.ts',
-      'commands/audit.ts',
-      'commands/containment.ts',
       'commands/db.ts',
       'commands/decoys.ts',
-      'commands/disclosure.ts',
-      'commands/evidence.ts',
       'commands/incident.ts',
       'commands/routes.ts',
       'commands/staff.ts',
       'commands/tenants.ts',
+      'operator-action.ts',
     ]);
   });
 });

@@ -9,14 +9,12 @@ import {
 } from '@breezycorp/db/unsafe';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { emit, withActionOptions, withExamples, withJson } from '../command-helpers.ts';
+import { emit, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';
 import { parseDuration } from '../duration.ts';
 import { formatFirmTime, parseFirmTime } from '../firm-time.ts';
-import { loadIncident } from '../incidents.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
-import { operatorName } from '../operator.ts';
-import { recordAction } from '../record.ts';
+import { type ActionScope, defineOperatorAction } from '../operator-action.ts';
 
 /** `--since` as a look-back (24h, 7d) or a time (2026-12-30, an ISO time). */
 export function sinceOption(value: string): Date {
@@ -40,98 +38,63 @@ export function verifyLines(report: VerifyReport): string[] {
   ];
 }
 
-/** `spade audit seal | verify | export-digests`: the tamper-evident trail (docs/detection.md). */
-export function registerAuditTrailCommands(audit: Command, io: Io) {
-  withExamples(
-    withActionOptions(
-      withJson(
-        audit
-          .command('seal')
-          .description(
-            'write a digest now: chain the sha256 of every audit row not sealed yet to the previous digest (the API does this on an interval)',
-          ),
-      ),
-    ),
-    'pnpm spade audit seal',
-  ).action(async (options: { json?: boolean; incident?: string; operator?: string }) => {
-    const operator = operatorName(io, options.operator);
-    const sealed = await withUnsafeOwnerDatabase(
-      io,
-      async (db) => {
-        const incident = options.incident ? await loadIncident(db.prisma, options.incident) : null;
-        const result = await db.withSql((sql) => sealAudit(sql, `cli:${operator}`));
-        if (incident) {
-          await db.prisma.$transaction((tx) =>
-            recordAction(
-              tx,
-              { operator, incidentId: incident.id },
-              {
-                eventType: 'audit.sealed',
-                kind: 'audit.sealed',
-                message: result ? `Sealed audit digest ${result.seq} (${result.rowCount} row(s)), hash ${result.hash}` : 'Nothing to seal',
-                entityType: 'audit_digest',
-                entityId: result ? String(result.seq) : null,
-                data: result ? { seq: result.seq, rowCount: result.rowCount, hash: result.hash } : { seq: null },
-              },
-            ),
-          );
-        }
-        return result;
-      },
-      { requireAllRows: true },
-    );
-    emit(io, options.json, { sealed }, () =>
+/** Seals a digest now (the API does this on an interval); recorded on the incident's timeline with --incident. */
+const sealAuditTrail = defineOperatorAction({
+  name: 'audit seal',
+  description:
+    'write a digest now: chain the sha256 of every audit row not sealed yet to the previous digest (the API does this on an interval)',
+  examples: ['pnpm spade audit seal'],
+  eventType: 'audit.sealed',
+  kind: 'audit.sealed',
+  observation: true,
+  // sealAudit commits on its own (it takes the chain's lock); the record follows in the skeleton's transaction.
+  load: ({ db, operator }: ActionScope<[], object>) => db.withSql((sql) => sealAudit(sql, `cli:${operator()}`)),
+  record: (sealed) => ({
+    message: sealed ? `Sealed audit digest ${sealed.seq} (${sealed.rowCount} row(s)), hash ${sealed.hash}` : 'Nothing to seal',
+    entityType: 'audit_digest',
+    entityId: sealed ? String(sealed.seq) : null,
+    data: sealed ? { seq: sealed.seq, rowCount: sealed.rowCount, hash: sealed.hash } : { seq: null },
+  }),
+  print: ({ target: sealed }) => ({
+    json: { sealed },
+    human: () =>
       sealed
         ? `sealed digest ${sealed.seq}: ${sealed.rowCount} row(s), positions ${sealed.firstPosition}…${sealed.lastPosition}, hash ${sealed.hash}`
         : 'nothing to seal: every audit row is already covered by a digest',
-    );
-  });
+  }),
+});
 
-  withExamples(
-    withActionOptions(
-      withJson(
-        audit
-          .command('verify')
-          .description(
-            'recompute the digest chain from the rows; report the first row or digest edited, deleted or inserted out of order (exit 1)',
-          )
-          .option('--since <time|duration>', 'only digests sealed since then (and their link to the one before)', sinceOption)
-          .option('--against <file>', 'also compare with digests exported earlier (audit export-digests)'),
-      ),
-    ),
-    'pnpm spade audit verify',
-    'pnpm spade audit verify --since 7d --against ./digests-2026-12.jsonl',
-  ).action(async (options: { since?: Date; against?: string; json?: boolean; incident?: string; operator?: string }) => {
+/** Recomputes the digest chain; exit 1 on the first row or digest that was changed. */
+const verifyAuditChain = defineOperatorAction({
+  name: 'audit verify',
+  description: 'recompute the digest chain from the rows; report the first row or digest edited, deleted or inserted out of order (exit 1)',
+  examples: ['pnpm spade audit verify', 'pnpm spade audit verify --since 7d --against ./digests-2026-12.jsonl'],
+  configure: (command) =>
+    command
+      .option('--since <time|duration>', 'only digests sealed since then (and their link to the one before)', sinceOption)
+      .option('--against <file>', 'also compare with digests exported earlier (audit export-digests)'),
+  eventType: 'audit.verified',
+  kind: 'audit.verified',
+  observation: true,
+  async load({ db, options }: ActionScope<[], { since?: Date; against?: string }>) {
     const exported = options.against ? await readExport(options.against) : undefined;
-    const operator = options.incident ? operatorName(io, options.operator) : null;
-    const report = await withUnsafeOwnerDatabase(
-      io,
-      async (db) => {
-        const incident = options.incident ? await loadIncident(db.prisma, options.incident) : null;
-        const result = await db.withSql((sql) =>
-          verifyAuditTrail(sql, { ...(options.since && { since: options.since }), ...(exported && { exported }) }),
-        );
-        if (incident && operator) {
-          await db.prisma.$transaction((tx) =>
-            recordAction(
-              tx,
-              { operator, incidentId: incident.id },
-              {
-                eventType: 'audit.verified',
-                kind: 'audit.verified',
-                message: verifyLines(result)[0] as string,
-                data: { ok: result.ok, digests: result.digests, rows: result.rows, problems: result.problems.slice(0, 20) },
-              },
-            ),
-          );
-        }
-        return result;
-      },
-      { requireAllRows: true },
-    );
-    emit(io, options.json, report, () => verifyLines(report));
-    if (!report.ok) throw new CliError(`the audit trail does not verify (${report.problems.length} problem(s))`, EXIT.failure);
-  });
+    return db.withSql((sql) => verifyAuditTrail(sql, { ...(options.since && { since: options.since }), ...(exported && { exported }) }));
+  },
+  record: (report) => ({
+    message: verifyLines(report)[0] as string,
+    data: { ok: report.ok, digests: report.digests, rows: report.rows, problems: report.problems.slice(0, 20) },
+  }),
+  print: ({ target: report }) => ({
+    json: report,
+    human: () => verifyLines(report),
+    ...(!report.ok && { failure: new CliError(`the audit trail does not verify (${report.problems.length} problem(s))`, EXIT.failure) }),
+  }),
+});
+
+/** `spade audit seal | verify | export-digests`: the tamper-evident trail (docs/detection.md). */
+export function registerAuditTrailCommands(audit: Command, io: Io) {
+  sealAuditTrail.attach(audit, io);
+  verifyAuditChain.attach(audit, io);
 
   withExamples(
     withJson(

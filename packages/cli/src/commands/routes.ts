@@ -1,26 +1,12 @@
 import { checkRouteTable } from '@breezycorp/api/route-scope';
 import type { Command } from 'commander';
 import { type ApiRoute, apiBaseUrl, fetchApiRoutes, parseRouteRef, type RouteRef, routesForPath } from '../api-routes.ts';
-import { emit, withContainmentOptions, withExamples, withJson } from '../command-helpers.ts';
-import { confirmContainment } from '../confirm.ts';
+import { emit, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';
 import { formatFirmTime } from '../firm-time.ts';
-import { loadIncident } from '../incidents.ts';
 import { CliError, EXIT, type Io } from '../io.ts';
-import { operatorName } from '../operator.ts';
-import { type ActionContext, type Recorder, recordAction, recordSlackOutcome } from '../record.ts';
-import { postToSlack } from '../slack.ts';
+import { defineOperatorAction } from '../operator-action.ts';
 import { formatTable } from '../table.ts';
-
-interface SwitchOptions {
-  reason?: string;
-  incident?: string;
-  operator?: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  json?: boolean;
-  api?: string;
-}
 
 const withApiOption = (command: Command) =>
   command.option('--api <url>', 'the running API (default: $SPADE_API_URL, else http://127.0.0.1:3000)');
@@ -67,6 +53,122 @@ async function resolveRoute(
       : `${route.method} ${route.path} is ${String(route.scope)}: the kill switch refuses client-scoped requests only, so its callers will not notice`;
   return { ref: { method: route.method, path: route.path }, route, warning };
 }
+
+interface SwitchOptions {
+  reason?: string;
+  api?: string;
+}
+
+/** Containment B: the kill switch. Client-scoped requests to the route get 503 on every instance. */
+const takeRouteOffline = defineOperatorAction({
+  name: 'routes offline',
+  description: 'kill switch: client-scoped requests to the route get 503 on every API instance, until `routes online`',
+  examples: [
+    'pnpm spade routes offline "GET /api/clients/:clientId/cycles/:cycleId" --reason "tenant leak, patch in progress" --incident 6f1c2d3e-… --yes',
+  ],
+  configure: (command) =>
+    withApiOption(
+      command
+        .argument('<route>', '"<METHOD> <path>", e.g. "GET /api/clients/:clientId/cycles/:cycleId"')
+        .requiredOption('--reason <text>', 'why, shown to operators and in #spade-ops'),
+    ),
+  eventType: 'route.offline',
+  kind: 'containment.route_offline',
+  check: ([routeText]: [string], options: SwitchOptions) => {
+    if (!(options.reason ?? '').trim()) throw new CliError('--reason must say why', EXIT.usage);
+    parseRouteRef(routeText);
+  },
+  async load({ io, db, args: [routeText], options }) {
+    const typed = parseRouteRef(routeText);
+    const { ref, route, warning } = await resolveRoute(io, typed, options.api);
+    if (warning) io.err(`warning: ${warning}`);
+    if (ref.path !== typed.path) io.err(`note: ${typed.path} is served by the pattern ${ref.path}; switching that off`);
+    const active = await db.prisma.routeKillSwitch.findFirst({ where: { method: ref.method, routePattern: ref.path, liftedAt: null } });
+    const label = `${ref.method} ${ref.path}`;
+    return {
+      ref,
+      label,
+      reason: (options.reason ?? '').trim(),
+      base: { route: label, scope: route?.scope ?? null, verified: route !== null, wouldChange: active ? 0 : 1 },
+    };
+  },
+  containment: {
+    summary: (t) => (t.base.wouldChange > 0 ? `take ${t.label} offline for client-scoped requests (1 kill switch)` : null),
+    dryRun: (t) => ({
+      json: { ...t.base, dryRun: true, changed: 0, slack: null },
+      human: () =>
+        `dry run: would take ${t.base.wouldChange} route(s) offline (${t.label})${t.base.wouldChange === 0 ? ' — already offline' : ''}; nothing changed`,
+    }),
+  },
+  // The partial unique index (one active switch per route) makes a re-run a no-op.
+  run: (
+    tx,
+    t,
+    { incident, operator },
+  ) => tx.$executeRaw`INSERT INTO route_kill_switches (method, route_pattern, reason, incident_id, created_by)
+    VALUES (${t.ref.method}, ${t.ref.path}, ${t.reason}, ${incident?.id ?? null}::uuid, ${operator()})
+    ON CONFLICT (method, route_pattern) WHERE lifted_at IS NULL DO NOTHING`,
+  record: (t, changed) => ({
+    message:
+      changed > 0 ? `Took ${t.label} offline for client-scoped requests: ${t.reason}` : `${t.label} was already offline; nothing changed`,
+    entityType: 'route',
+    entityId: t.label,
+    data: { method: t.ref.method, routePattern: t.ref.path, reason: t.reason, changed, verified: t.base.verified },
+  }),
+  announce: (t, changed, { incident, operator }) =>
+    changed === 0
+      ? null
+      : `:construction: #spade-ops — degradation: \`${t.label}\` is offline for client-scoped requests (503)` +
+        `${incident ? ` during incident ${incident.id}` : ''}. Reason: ${t.reason}. By ${operator()}.`,
+  print: ({ target: t, receipt: changed, slack }) => ({
+    json: { ...t.base, dryRun: false, changed, slack: slack?.status ?? null, slackError: slack?.error },
+    human: () =>
+      changed > 0
+        ? `${t.label} is offline: client-scoped requests get 503 on every API instance (changed ${changed}); slack: ${slack?.status ?? null}`
+        : `${t.label} was already offline; changed 0`,
+  }),
+});
+
+/** Lifts the kill switch (lifted_at); announced in #spade-ops. */
+const bringRouteOnline = defineOperatorAction({
+  name: 'routes online',
+  description: 'lift the kill switch on a route (sets lifted_at); announced in #spade-ops',
+  examples: ['pnpm spade routes online "GET /api/clients/:clientId/cycles/:cycleId" --incident 6f1c2d3e-… --yes'],
+  configure: (command) => withApiOption(command.argument('<route>', '"<METHOD> <path>" exactly as taken offline')),
+  eventType: 'route.online',
+  kind: 'containment.route_online',
+  check: ([routeText]: [string], _options: SwitchOptions) => void parseRouteRef(routeText),
+  async load({ db, args: [routeText] }) {
+    const ref = parseRouteRef(routeText);
+    const active = await db.prisma.routeKillSwitch.findFirst({ where: { method: ref.method, routePattern: ref.path, liftedAt: null } });
+    return { ref, label: `${ref.method} ${ref.path}`, wouldChange: active ? 1 : 0 };
+  },
+  containment: {
+    summary: (t) => (t.wouldChange > 0 ? `bring ${t.label} back online (lift 1 kill switch)` : null),
+    dryRun: (t) => ({
+      json: { route: t.label, wouldChange: t.wouldChange, dryRun: true, changed: 0, slack: null },
+      human: () => `dry run: would bring ${t.wouldChange} route(s) back online (${t.label}); nothing changed`,
+    }),
+  },
+  run: (tx, t, { operator }) => tx.$executeRaw`UPDATE route_kill_switches
+    SET lifted_at = NOW(), lifted_by = ${operator()}
+    WHERE method = ${t.ref.method} AND route_pattern = ${t.ref.path} AND lifted_at IS NULL`,
+  record: (t, changed) => ({
+    message: changed > 0 ? `Brought ${t.label} back online` : `${t.label} was not offline; nothing changed`,
+    entityType: 'route',
+    entityId: t.label,
+    data: { method: t.ref.method, routePattern: t.ref.path, changed },
+  }),
+  announce: (t, changed, { operator }) =>
+    changed === 0 ? null : `:white_check_mark: #spade-ops — \`${t.label}\` is back online. By ${operator()}.`,
+  print: ({ target: t, receipt: changed, slack }) => ({
+    json: { route: t.label, wouldChange: t.wouldChange, dryRun: false, changed, slack: slack?.status ?? null, slackError: slack?.error },
+    human: () =>
+      changed > 0
+        ? `${t.label} is back online (changed ${changed}); slack: ${slack?.status ?? null}`
+        : `${t.label} was not offline; changed 0`,
+  }),
+});
 
 export function registerRouteCommands(program: Command, io: Io) {
   const routes = withExamples(
@@ -131,134 +233,8 @@ export function registerRouteCommands(program: Command, io: Io) {
     ]);
   });
 
-  withExamples(
-    withApiOption(
-      withContainmentOptions(
-        withJson(
-          routes
-            .command('offline')
-            .description('kill switch: client-scoped requests to the route get 503 on every API instance, until `routes online`')
-            .argument('<route>', '"<METHOD> <path>", e.g. "GET /api/clients/:clientId/cycles/:cycleId"')
-            .requiredOption('--reason <text>', 'why, shown to operators and in #spade-ops'),
-        ),
-      ),
-    ),
-    'pnpm spade routes offline "GET /api/clients/:clientId/cycles/:cycleId" --reason "tenant leak, patch in progress" --incident 6f1c2d3e-… --yes',
-  ).action(async (routeText: string, options: SwitchOptions) => {
-    const reason = (options.reason ?? '').trim();
-    if (!reason) throw new CliError('--reason must say why', EXIT.usage);
-    const operator = operatorName(io, options.operator);
-    const typed = parseRouteRef(routeText);
-    const result = await withUnsafeOwnerDatabase(
-      io,
-      async (db) => {
-        const incident = options.incident ? await loadIncident(db.prisma, options.incident) : null;
-        const { ref, route, warning } = await resolveRoute(io, typed, options.api);
-        if (warning) io.err(`warning: ${warning}`);
-        if (ref.path !== typed.path) io.err(`note: ${typed.path} is served by the pattern ${ref.path}; switching that off`);
-        const active = await db.prisma.routeKillSwitch.findFirst({ where: { method: ref.method, routePattern: ref.path, liftedAt: null } });
-        const label = `${ref.method} ${ref.path}`;
-        const base = { route: label, scope: route?.scope ?? null, verified: route !== null, wouldChange: active ? 0 : 1 };
-        if (options.dryRun) return { ...base, dryRun: true, changed: 0, slack: null, slackError: undefined };
-        if (!active) await confirmContainment(io, options, `take ${label} offline for client-scoped requests (1 kill switch)`);
-        const context: ActionContext = { operator, incidentId: incident?.id ?? null };
-        const changed = await db.prisma.$transaction(async (tx) => {
-          // The partial unique index (one active switch per route) makes a re-run a no-op.
-          const count = await tx.$executeRaw`INSERT INTO route_kill_switches (method, route_pattern, reason, incident_id, created_by)
-            VALUES (${ref.method}, ${ref.path}, ${reason}, ${incident?.id ?? null}::uuid, ${operator})
-            ON CONFLICT (method, route_pattern) WHERE lifted_at IS NULL DO NOTHING`;
-          await recordAction(tx, context, {
-            eventType: 'route.offline',
-            kind: 'containment.route_offline',
-            message:
-              count > 0 ? `Took ${label} offline for client-scoped requests: ${reason}` : `${label} was already offline; nothing changed`,
-            entityType: 'route',
-            entityId: label,
-            data: { method: ref.method, routePattern: ref.path, reason, changed: count, verified: route !== null },
-          });
-          return count;
-        });
-        const announced = await announceChange(
-          io,
-          db.prisma,
-          context,
-          changed,
-          `:construction: #spade-ops — degradation: \`${label}\` is offline for client-scoped requests (503)` +
-            `${incident ? ` during incident ${incident.id}` : ''}. Reason: ${reason}. By ${operator}.`,
-        );
-        return { ...base, dryRun: false, changed, ...announced };
-      },
-      { requireAllRows: true },
-    );
-    if (result.slackError) io.err(`warning: Slack post failed: ${result.slackError}; carrying on`);
-    emit(io, options.json, result, () =>
-      result.dryRun
-        ? `dry run: would take ${result.wouldChange} route(s) offline (${result.route})${result.wouldChange === 0 ? ' — already offline' : ''}; nothing changed`
-        : result.changed > 0
-          ? `${result.route} is offline: client-scoped requests get 503 on every API instance (changed ${result.changed}); slack: ${result.slack}`
-          : `${result.route} was already offline; changed 0`,
-    );
-  });
-
-  withExamples(
-    withApiOption(
-      withContainmentOptions(
-        withJson(
-          routes
-            .command('online')
-            .description('lift the kill switch on a route (sets lifted_at); announced in #spade-ops')
-            .argument('<route>', '"<METHOD> <path>" exactly as taken offline'),
-        ),
-      ),
-    ),
-    'pnpm spade routes online "GET /api/clients/:clientId/cycles/:cycleId" --incident 6f1c2d3e-… --yes',
-  ).action(async (routeText: string, options: SwitchOptions) => {
-    const operator = operatorName(io, options.operator);
-    const ref = parseRouteRef(routeText);
-    const label = `${ref.method} ${ref.path}`;
-    const result = await withUnsafeOwnerDatabase(
-      io,
-      async (db) => {
-        const incident = options.incident ? await loadIncident(db.prisma, options.incident) : null;
-        const active = await db.prisma.routeKillSwitch.findFirst({ where: { method: ref.method, routePattern: ref.path, liftedAt: null } });
-        const base = { route: label, wouldChange: active ? 1 : 0 };
-        if (options.dryRun) return { ...base, dryRun: true, changed: 0, slack: null, slackError: undefined };
-        if (active) await confirmContainment(io, options, `bring ${label} back online (lift 1 kill switch)`);
-        const context: ActionContext = { operator, incidentId: incident?.id ?? null };
-        const changed = await db.prisma.$transaction(async (tx) => {
-          const count = await tx.$executeRaw`UPDATE route_kill_switches
-            SET lifted_at = NOW(), lifted_by = ${operator}
-            WHERE method = ${ref.method} AND route_pattern = ${ref.path} AND lifted_at IS NULL`;
-          await recordAction(tx, context, {
-            eventType: 'route.online',
-            kind: 'containment.route_online',
-            message: count > 0 ? `Brought ${label} back online` : `${label} was not offline; nothing changed`,
-            entityType: 'route',
-            entityId: label,
-            data: { method: ref.method, routePattern: ref.path, changed: count },
-          });
-          return count;
-        });
-        const announced = await announceChange(
-          io,
-          db.prisma,
-          context,
-          changed,
-          `:white_check_mark: #spade-ops — \`${label}\` is back online. By ${operator}.`,
-        );
-        return { ...base, dryRun: false, changed, ...announced };
-      },
-      { requireAllRows: true },
-    );
-    if (result.slackError) io.err(`warning: Slack post failed: ${result.slackError}; carrying on`);
-    emit(io, options.json, result, () =>
-      result.dryRun
-        ? `dry run: would bring ${result.wouldChange} route(s) back online (${result.route}); nothing changed`
-        : result.changed > 0
-          ? `${result.route} is back online (changed ${result.changed}); slack: ${result.slack}`
-          : `${result.route} was not offline; changed 0`,
-    );
-  });
+  takeRouteOffline.attach(routes, io);
+  bringRouteOnline.attach(routes, io);
 
   withExamples(
     withJson(
@@ -287,15 +263,4 @@ export function registerRouteCommands(program: Command, io: Io) {
           ),
     );
   });
-}
-
-/**
- * Announces a kill-switch change in #spade-ops — only when something changed — and puts
- * the post's outcome on the incident's timeline. A failed post never stops containment.
- */
-async function announceChange(io: Io, db: Recorder, context: ActionContext, changed: number, text: string) {
-  if (changed === 0) return { slack: null, slackError: undefined };
-  const outcome = await postToSlack(io.env, text);
-  await recordSlackOutcome(db, context, outcome);
-  return { slack: outcome.status, slackError: outcome.status === 'failed' ? outcome.error : undefined };
 }
