@@ -1,7 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { ApiError } from '../../../lib/api-client.ts';
-import { formatDateTime } from '../../../lib/format.ts';
 import { type DetectionState, type IncidentSummary, queries, useMe } from '../api.ts';
 import { NotFoundPage } from './not-found.tsx';
 
@@ -13,6 +12,15 @@ import { NotFoundPage } from './not-found.tsx';
 
 type Command = { purpose: string; command: string };
 type Clock = IncidentSummary['clocks'][number];
+
+/**
+ * Times as the firm reads them: the PDPA clocks count calendar days in Singapore, and the
+ * CLI prints Singapore time, so the console does too, whatever the browser's zone.
+ */
+const sgt = new Intl.DateTimeFormat('en-SG', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Singapore' });
+function formatDateTime(value: string): string {
+  return `${sgt.format(new Date(value))} SGT`;
+}
 
 /** One clock for the whole page: a tick per second moves every countdown together. */
 function useNow(): number {
