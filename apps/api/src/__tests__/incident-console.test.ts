@@ -416,6 +416,38 @@ describe('refusal: admins only', () => {
     for (const url of urls()) expect((await get(url, {})).status, url).toBe(401);
   });
 
+  it('in the database: spade_firm_admin may only SELECT, evidence without stored_path; spade_app reads none of it', async () => {
+    await t.adminDb.withSql(async (sql) => {
+      const attempt = async (text: string) => {
+        await sql.query('BEGIN');
+        try {
+          await sql.query(`SELECT set_config('role', 'spade_firm_admin', true)`);
+          await sql.query(text);
+          return 'ok';
+        } catch (error) {
+          return (error as Error).message;
+        } finally {
+          await sql.query('ROLLBACK');
+        }
+      };
+      expect(await attempt('SELECT id, title FROM incidents LIMIT 1')).toBe('ok');
+      expect(await attempt('SELECT id, filename, sha256, size FROM incident_evidence LIMIT 1')).toBe('ok');
+      expect(await attempt('SELECT stored_path FROM incident_evidence LIMIT 1')).toMatch(/permission denied/);
+      expect(await attempt(`UPDATE incidents SET title = 'x'`)).toMatch(/permission denied/);
+      expect(await attempt('DELETE FROM detection_alerts')).toMatch(/permission denied/);
+      expect(
+        await attempt(
+          `INSERT INTO incident_timeline_entries (incident_id, kind, actor, message) SELECT id, 'x', 'x', 'x' FROM incidents LIMIT 1`,
+        ),
+      ).toMatch(/permission denied/);
+    });
+    await t.db.withSql(async (sql) => {
+      for (const table of ['incidents', 'incident_timeline_entries', 'incident_evidence', 'detection_alerts']) {
+        await expect(sql.query(`SELECT 1 FROM ${table} LIMIT 1`), table).rejects.toThrow(/permission denied/);
+      }
+    });
+  });
+
   it('the OpenAPI document marks the routes admin-only and staff-only', async () => {
     const spec = (await get('/openapi.json', {})).json;
     for (const p of ['/api/admin/incidents', '/api/admin/incidents/{incidentId}', '/api/admin/detection']) {
