@@ -75,6 +75,11 @@ describe('the incident console', () => {
     await see(commands.locator('code').filter({ hasText: `pnpm spade incident notifiable ${incidentId} --basis "…"` }));
     await see(commands.locator('code').filter({ hasText: `pnpm spade incident resolve ${incidentId} --summary "…"` }));
 
+    // Copy puts the command on the clipboard (or, without clipboard access, selects it for Ctrl+C).
+    const copy = commands.getByRole('button', { name: /^Copy\s*: Mark the incident resolved/ });
+    await copy.click();
+    await see(commands.getByRole('button', { name: /^(Copied|Selected: press Ctrl\+C)\s*: Mark the incident resolved/ }));
+
     // The timeline, on demand.
     await incident.getByRole('button', { name: `Show the timeline of ${TITLE}` }).click();
     const timeline = incident.getByRole('list', { name: `Timeline of ${TITLE}` });
@@ -90,7 +95,7 @@ describe('the incident console', () => {
 
     // Read-only: the only buttons are the timeline toggles, copy buttons and sign-out.
     const buttons = await page.locator('main button').allTextContents();
-    for (const text of buttons) expect(text, text).toMatch(/^(Show|Hide) the timeline|^Cop(y|ied)/);
+    for (const text of buttons) expect(text, text).toMatch(/^(Show|Hide) the timeline|^Cop(y|ied)|^Selected: press Ctrl\+C/);
 
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, 'console-incidents');

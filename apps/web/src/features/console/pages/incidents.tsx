@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError } from '../../../lib/api-client.ts';
 import { type DetectionState, type IncidentSummary, queries, useMe } from '../api.ts';
 import { NotFoundPage } from './not-found.tsx';
@@ -50,21 +50,29 @@ const STATE_LABELS: Record<Clock['state'], string> = {
 };
 
 function CommandBlock({ command }: { command: Command }) {
-  const [copied, setCopied] = useState(false);
+  const [copied, setCopied] = useState<'copied' | 'selected' | null>(null);
+  const code = useRef<HTMLElement>(null);
   return (
     <div className="command">
       <p className="small muted">{command.purpose}</p>
       <div className="command-line">
-        <code>{command.command}</code>
+        <code ref={code}>{command.command}</code>
         <button
           type="button"
           className="link"
           onClick={async () => {
-            await navigator.clipboard?.writeText(command.command);
-            setCopied(true);
+            // The clipboard API needs a secure context; elsewhere the command is selected for Ctrl+C.
+            const copiedIt = await navigator.clipboard?.writeText(command.command).then(
+              () => true,
+              () => false,
+            );
+            if (copiedIt) return setCopied('copied');
+            const selection = window.getSelection();
+            if (code.current && selection) selection.selectAllChildren(code.current);
+            setCopied('selected');
           }}
         >
-          {copied ? 'Copied' : 'Copy'}
+          {copied === 'copied' ? 'Copied' : copied === 'selected' ? 'Selected: press Ctrl+C' : 'Copy'}
           <span className="visually-hidden">: {command.purpose}</span>
         </button>
       </div>
