@@ -1,114 +1,14 @@
-import { addDays, endOfFirmDay, firmDate } from './firm-time.ts';
-
-/**
- * The PDPA clocks (docs/spec/pdpa-breach-notification.md), computed in the firm's zone.
- * Calendar days: day one is the day after the event, and a deadline runs to the end of its
- * last day in Singapore.
- */
-export const ASSESSMENT_DAYS = 30;
-export const PDPC_NOTIFY_DAYS = 3;
-export const POSTMORTEM_HOURS = 72;
-
-export interface IncidentTimes {
-  openedAt: Date;
-  notifiable: boolean | null;
-  notifiableDeterminedAt: Date | null;
-  resolvedAt: Date | null;
-}
-
-export type ClockState = 'running' | 'met' | 'overdue' | 'not_started' | 'not_applicable';
-
-export interface Clock {
-  name: 'assessment' | 'pdpc_notification' | 'post_mortem';
-  label: string;
-  rule: string;
-  deadline: Date | null;
-  state: ClockState;
-  note: string;
-}
-
-/** Assessment: within 30 calendar days of having credible grounds (the incident's opening). */
-export function assessmentDeadline(openedAt: Date): Date {
-  return endOfFirmDay(addDays(firmDate(openedAt), ASSESSMENT_DAYS));
-}
-
-/** PDPC: no later than 3 calendar days after the day of the determination (1 Jan → 4 Jan, end of day). */
-export function pdpcDeadline(determinedAt: Date): Date {
-  return endOfFirmDay(addDays(firmDate(determinedAt), PDPC_NOTIFY_DAYS));
-}
-
-/** Blameless post-mortem: published within 72 hours of resolution (hours, not calendar days). */
-export function postMortemDeadline(resolvedAt: Date): Date {
-  return new Date(resolvedAt.getTime() + POSTMORTEM_HOURS * 3_600_000);
-}
-
-export function incidentClocks(incident: IncidentTimes, now: Date): Clock[] {
-  const running = (deadline: Date, doneAt: Date | null): ClockState =>
-    doneAt ? (doneAt <= deadline ? 'met' : 'overdue') : now <= deadline ? 'running' : 'overdue';
-
-  const assessment = assessmentDeadline(incident.openedAt);
-  const clocks: Clock[] = [
-    {
-      name: 'assessment',
-      label: 'Assessment of notifiability',
-      rule: `${ASSESSMENT_DAYS} calendar days from credible grounds (incident opened)`,
-      deadline: assessment,
-      state: running(assessment, incident.notifiableDeterminedAt),
-      note: incident.notifiableDeterminedAt ? 'determination recorded' : 'record it with `spade incident notifiable`',
-    },
-  ];
-  if (incident.notifiableDeterminedAt === null) {
-    clocks.push({
-      name: 'pdpc_notification',
-      label: 'PDPC notification',
-      rule: `${PDPC_NOTIFY_DAYS} calendar days after the day the breach is determined notifiable`,
-      deadline: null,
-      state: 'not_started',
-      note: 'starts when the breach is determined notifiable',
-    });
-  } else if (incident.notifiable === false) {
-    clocks.push({
-      name: 'pdpc_notification',
-      label: 'PDPC notification',
-      rule: `${PDPC_NOTIFY_DAYS} calendar days after the day the breach is determined notifiable`,
-      deadline: null,
-      state: 'not_applicable',
-      note: 'determined not notifiable; keep the documented assessment',
-    });
-  } else {
-    const deadline = pdpcDeadline(incident.notifiableDeterminedAt);
-    const state: ClockState = now <= deadline ? 'running' : 'overdue';
-    clocks.push({
-      name: 'pdpc_notification',
-      label: 'PDPC notification',
-      rule: `${PDPC_NOTIFY_DAYS} calendar days after the day the breach is determined notifiable`,
-      deadline,
-      state,
-      note:
-        state === 'overdue'
-          ? 'late: the notification must state the reasons, with supporting evidence'
-          : 'notify as soon as practicable; individuals at the same time or after',
-    });
-  }
-  if (incident.resolvedAt === null) {
-    clocks.push({
-      name: 'post_mortem',
-      label: 'Blameless post-mortem',
-      rule: `${POSTMORTEM_HOURS} hours after resolution`,
-      deadline: null,
-      state: 'not_started',
-      note: 'starts when the incident is resolved',
-    });
-  } else {
-    const deadline = postMortemDeadline(incident.resolvedAt);
-    clocks.push({
-      name: 'post_mortem',
-      label: 'Blameless post-mortem',
-      rule: `${POSTMORTEM_HOURS} hours after resolution`,
-      deadline,
-      state: now <= deadline ? 'running' : 'overdue',
-      note: 'draft it with `spade postmortem new`',
-    });
-  }
-  return clocks;
-}
+// The PDPA clocks (docs/spec/pdpa-breach-notification.md) are shared with the API's admin
+// incident console, so they live in @breezycorp/db; the CLI keeps importing them from here.
+export {
+  ASSESSMENT_DAYS,
+  assessmentDeadline,
+  type Clock,
+  type ClockState,
+  type IncidentTimes,
+  incidentClocks,
+  PDPC_NOTIFY_DAYS,
+  POSTMORTEM_HOURS,
+  pdpcDeadline,
+  postMortemDeadline,
+} from '@breezycorp/db/pdpa-clocks';

@@ -1,68 +1,9 @@
+import { type CalendarDate, firmDate, firmInstant, wallClock } from '@breezycorp/db/pdpa-clocks';
 import { InvalidArgumentError } from 'commander';
 
-/**
- * The firm's time zone. PDPA clocks count calendar days as the firm lives them, so a
- * deadline is the end of a day in Singapore, not in UTC or on the operator's laptop.
- */
-export const FIRM_TIME_ZONE = 'Asia/Singapore';
-
-export interface CalendarDate {
-  year: number;
-  month: number;
-  day: number;
-}
-
-const partsFormat = new Intl.DateTimeFormat('en-CA', {
-  timeZone: FIRM_TIME_ZONE,
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
-function wallClock(instant: Date): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
-  const parts = Object.fromEntries(partsFormat.formatToParts(instant).map((part) => [part.type, part.value]));
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-  };
-}
-
-/** The firm's zone offset at an instant, in ms (Singapore: +8 h all year). */
-function offsetAt(instant: Date): number {
-  const w = wallClock(instant);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(instant.getTime() / 1000) * 1000;
-}
-
-/** The instant at which the firm's wall clock shows this date and time. */
-export function firmInstant(date: CalendarDate, hour = 0, minute = 0, second = 0, ms = 0): Date {
-  const guess = Date.UTC(date.year, date.month - 1, date.day, hour, minute, second, ms);
-  return new Date(guess - offsetAt(new Date(guess)));
-}
-
-export function firmDate(instant: Date): CalendarDate {
-  const { year, month, day } = wallClock(instant);
-  return { year, month, day };
-}
-
-/** Calendar arithmetic (month and year boundaries, leap years) on a date without a time. */
-export function addDays(date: CalendarDate, days: number): CalendarDate {
-  const shifted = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
-  return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() };
-}
-
-/** The last millisecond of a day in the firm's zone. */
-export function endOfFirmDay(date: CalendarDate): Date {
-  return firmInstant(date, 23, 59, 59, 999);
-}
+// The calendar arithmetic lives with the PDPA clocks in @breezycorp/db (the API's incident
+// console computes the same deadlines); formatting and parsing an operator's input stay here.
+export { addDays, type CalendarDate, endOfFirmDay, FIRM_TIME_ZONE, firmDate, firmInstant } from '@breezycorp/db/pdpa-clocks';
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 

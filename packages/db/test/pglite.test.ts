@@ -73,6 +73,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0012_incident_console',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -125,6 +126,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0012_incident_console',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.

@@ -46,6 +46,25 @@ describe('the embedded PGlite default', () => {
     expect(mine.json<{ clients: { id: string }[] }>().clients.map((c) => c.id)).toEqual([DEMO.clients.acme]);
   });
 
+  it('the incident console works for admins on PGlite too (the admin role may read the incident tables, evidence without stored_path)', async () => {
+    const incident = await db.prisma.incident.create({
+      data: { title: 'Embedded drill', reporter: 'test', openedBy: 'test', channel: '#incident-tenant-leak-test' },
+    });
+    await db.prisma.incidentEvidence.create({
+      data: { incidentId: incident.id, filename: 'a.txt', sha256: 'a'.repeat(64), size: 1n, storedPath: '/secret/a.txt', addedBy: 'test' },
+    });
+    const admin = await login(app, DEMO.staff.admin);
+    const list = await app.inject({ method: 'GET', url: '/api/admin/incidents', headers: admin.headers });
+    expect(list.statusCode, list.body).toBe(200);
+    const detail = await app.inject({ method: 'GET', url: `/api/admin/incidents/${incident.id}`, headers: admin.headers });
+    expect(detail.statusCode, detail.body).toBe(200);
+    expect(detail.json<{ evidence: { filename: string }[] }>().evidence.map((e) => e.filename)).toEqual(['a.txt']);
+    expect(detail.body).not.toContain('/secret/');
+    expect((await app.inject({ method: 'GET', url: '/api/admin/detection', headers: admin.headers })).statusCode).toBe(200);
+    const staff = await login(app, DEMO.staff.staff);
+    expect((await app.inject({ method: 'GET', url: '/api/admin/incidents', headers: staff.headers })).statusCode).toBe(404);
+  });
+
   it("staff of Acme cannot read Borneo's cycles on PGlite either", async () => {
     const staff = await login(app, DEMO.staff.staff);
     const response = await app.inject({ method: 'GET', url: `/api/clients/${DEMO.clients.borneo}/cycles`, headers: staff.headers });

@@ -823,6 +823,14 @@ describe('B. named attacks', () => {
     it('non-admin staff cannot read the firm-wide audit trail', async () => {
       expectRefused(await call('GET', `/api/audit-events?actorId=${victim.contactId}`, attacker.staff));
     });
+
+    it('non-admin staff cannot read the incident console (incidents, detection alerts, frozen tenants)', async () => {
+      expectRefused(await call('GET', '/api/admin/incidents', attacker.staff));
+      expectRefused(await call('GET', '/api/admin/detection', attacker.staff));
+      const incident = await t.owner.prisma.incident.findFirst({ select: { id: true } });
+      const id = incident?.id ?? '00000000-0000-4000-8000-00000000dead';
+      expectRefused(await call('GET', `/api/admin/incidents/${id}`, attacker.staff));
+    });
   });
 
   describe('sessions and links', () => {

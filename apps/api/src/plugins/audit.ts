@@ -61,6 +61,7 @@ export const AUDIT_EVENT_TYPES = [
   'authorization_unverified',
   'leak.blocked',
   'access_log.read',
+  'incident_console.read',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -10,6 +10,7 @@ import contacts from './contacts/index.ts';
 import cycles from './cycles/index.ts';
 import files from './files/index.ts';
 import health from './health.ts';
+import incidents from './incidents/index.ts';
 import portal from './portal/index.ts';
 import recurringSchedules from './recurring-schedules/index.ts';
 import requests from './requests/index.ts';
@@ -32,6 +33,7 @@ const routes: FastifyPluginAsync<RouteDeps> = async (app, deps) => {
   await app.register(contacts);
   await app.register(staff);
   await app.register(audit);
+  await app.register(incidents);
   await app.register(requests, { config: deps.config });
   await app.register(templates);
   await app.register(recurringSchedules);

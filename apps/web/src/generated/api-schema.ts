@@ -384,6 +384,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List open and recently resolved incidents with their PDPA clocks (admin, read-only) */
+        get: operations["listIncidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{incidentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An incident's clocks, timeline, evidence metadata and containment (admin, read-only) */
+        get: operations["getIncident"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/detection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open detection alerts, frozen tenants and routes offline (admin, read-only) */
+        get: operations["getDetectionState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clients/{clientId}/cycles/{cycleId}/requests": {
         parameters: {
             query?: never;
@@ -5524,6 +5575,652 @@ export interface operations {
                             data: {
                                 [key: string]: unknown;
                             };
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listIncidents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open incidents, then those resolved in the last 30 days; newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        incidents: {
+                            /** Format: uuid */
+                            id: string;
+                            title: string;
+                            reporter: string;
+                            /** @enum {string} */
+                            severity: "critical";
+                            status: "open" | "resolved";
+                            /** Format: date-time */
+                            openedAt: string;
+                            openedBy: string;
+                            channel: string;
+                            notifiable: boolean | null;
+                            /** Format: date-time */
+                            notifiableDeterminedAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            clocks: {
+                                name: "assessment" | "pdpc_notification" | "post_mortem";
+                                label: string;
+                                rule: string;
+                                /** Format: date-time */
+                                deadline: string | null;
+                                state: "running" | "met" | "overdue" | "not_started" | "not_applicable";
+                                remainingSeconds: number | null;
+                                note: string;
+                                command: string | null;
+                            }[];
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incidentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        incident: {
+                            /** Format: uuid */
+                            id: string;
+                            title: string;
+                            reporter: string;
+                            /** @enum {string} */
+                            severity: "critical";
+                            status: "open" | "resolved";
+                            /** Format: date-time */
+                            openedAt: string;
+                            openedBy: string;
+                            channel: string;
+                            notifiable: boolean | null;
+                            /** Format: date-time */
+                            notifiableDeterminedAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            clocks: {
+                                name: "assessment" | "pdpc_notification" | "post_mortem";
+                                label: string;
+                                rule: string;
+                                /** Format: date-time */
+                                deadline: string | null;
+                                state: "running" | "met" | "overdue" | "not_started" | "not_applicable";
+                                remainingSeconds: number | null;
+                                note: string;
+                                command: string | null;
+                            }[];
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        };
+                        timeline: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            kind: string;
+                            actor: string;
+                            message: string;
+                        }[];
+                        timelineTotal: number;
+                        evidence: {
+                            /** Format: uuid */
+                            id: string;
+                            filename: string;
+                            sha256: string;
+                            size: number;
+                            /** Format: date-time */
+                            addedAt: string;
+                            addedBy: string;
+                        }[];
+                        containment: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            kind: string;
+                            actor: string;
+                            message: string;
+                        }[];
+                        frozenTenants: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            clientId: string;
+                            clientName: string | null;
+                            isDecoy: boolean;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            reason: string;
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                        routesOffline: {
+                            /** Format: uuid */
+                            id: string;
+                            method: string;
+                            routePattern: string;
+                            reason: string;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                        alerts: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            raisedAt: string;
+                            kind: string;
+                            status: "incident" | "suggested";
+                            summary: string;
+                            actorType: string;
+                            /** Format: uuid */
+                            actorId: string | null;
+                            address: string | null;
+                            route: string | null;
+                            requestId: string | null;
+                            /** Format: uuid */
+                            subjectClientId: string | null;
+                            subjectClientName: string | null;
+                            subjectIsDecoy: boolean;
+                            detectedBy: string;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getDetectionState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        alerts: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            raisedAt: string;
+                            kind: string;
+                            status: "incident" | "suggested";
+                            summary: string;
+                            actorType: string;
+                            /** Format: uuid */
+                            actorId: string | null;
+                            address: string | null;
+                            route: string | null;
+                            requestId: string | null;
+                            /** Format: uuid */
+                            subjectClientId: string | null;
+                            subjectClientName: string | null;
+                            subjectIsDecoy: boolean;
+                            detectedBy: string;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                        frozenTenants: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            clientId: string;
+                            clientName: string | null;
+                            isDecoy: boolean;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            reason: string;
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
+                        }[];
+                        routesOffline: {
+                            /** Format: uuid */
+                            id: string;
+                            method: string;
+                            routePattern: string;
+                            reason: string;
+                            /** Format: uuid */
+                            incidentId: string | null;
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            commands: {
+                                purpose: string;
+                                command: string;
+                            }[];
                         }[];
                     };
                 };

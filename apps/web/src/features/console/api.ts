@@ -35,6 +35,10 @@ export type RequestDetail = ResponseOf<'/api/clients/{clientId}/requests/{reques
 export type StoredFile = ResponseOf<'/api/clients/{clientId}/files', 'get'>['files'][number];
 export type AuditEvent = ResponseOf<'/api/clients/{clientId}/audit-events', 'get'>['events'][number];
 export type StaffUser = ResponseOf<'/api/staff-users', 'get'>['staffUsers'][number];
+export type IncidentList = ResponseOf<'/api/admin/incidents', 'get'>;
+export type IncidentSummary = IncidentList['incidents'][number];
+export type IncidentDetail = ResponseOf<'/api/admin/incidents/{incidentId}', 'get'>;
+export type DetectionState = ResponseOf<'/api/admin/detection', 'get'>;
 
 export function useMe() {
   return useQuery({
@@ -138,6 +142,22 @@ export const queries = {
       ).events,
   }),
   staffUsers: () => ({ queryKey: ['staff-users'], queryFn: async () => unwrap(await api.GET('/api/staff-users')).staffUsers }),
+  // The incident console (admins): re-read every minute, so a freeze or a new alert shows up.
+  incidents: () => ({
+    queryKey: ['admin-incidents'],
+    queryFn: async () => ({ ...unwrap(await api.GET('/api/admin/incidents')), receivedAt: Date.now() }),
+    refetchInterval: 60_000,
+  }),
+  incident: (incidentId: string) => ({
+    queryKey: ['admin-incident', incidentId],
+    queryFn: async () => unwrap(await api.GET('/api/admin/incidents/{incidentId}', { params: { path: { incidentId } } })),
+    refetchInterval: 60_000,
+  }),
+  detection: () => ({
+    queryKey: ['admin-detection'],
+    queryFn: async () => unwrap(await api.GET('/api/admin/detection')),
+    refetchInterval: 60_000,
+  }),
   assignments: (staffUserId: string) => ({
     queryKey: ['assignments', staffUserId],
     queryFn: async () =>

@@ -4,6 +4,7 @@ import { onSessionEnded, useLogout, useMe } from './api.ts';
 import { AdminPage } from './pages/admin.tsx';
 import { ClientPage } from './pages/client-page.tsx';
 import { HomePage } from './pages/home.tsx';
+import { IncidentsPage } from './pages/incidents.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { NotFoundPage } from './pages/not-found.tsx';
 import { RequestPage } from './pages/request-page.tsx';
@@ -20,7 +21,12 @@ function Shell({ children }: { children: ReactNode }) {
         <p className="brand">Spade</p>
         <p className="small">{me.data.staffUser.name}</p>
         <Link to="/">My clients</Link>
-        {me.data.staffUser.role === 'admin' && <Link to="/admin">Administration</Link>}
+        {me.data.staffUser.role === 'admin' && (
+          <>
+            <Link to="/admin">Administration</Link>
+            <Link to="/incidents">Incidents</Link>
+          </>
+        )}
         <button type="button" onClick={() => logout.mutate()}>
           Sign out
         </button>
@@ -66,6 +72,14 @@ export function ConsoleApp() {
         element={
           <Shell>
             <AdminPage />
+          </Shell>
+        }
+      />
+      <Route
+        path="/incidents"
+        element={
+          <Shell>
+            <IncidentsPage />
           </Shell>
         }
       />
