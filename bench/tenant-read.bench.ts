@@ -27,7 +27,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
-import { hashPassword, hashToken, isTokenOf, newToken } from '@breezycorp/db';
+import { hashPassword, hashToken, isTokenOf, isUuid, newToken } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
 import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
@@ -251,7 +251,6 @@ async function seedCounts(owner: pg.Client) {
 //                    session lookup, no context: BEGIN; cycle; audit row; COMMIT.
 
 const ROUTE = /^\/api\/clients\/([0-9a-f-]{36})\/cycles\/([0-9a-f-]{36})$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SESSION_LOOKUP = 'SELECT session_id, staff_user_id, role, client_ids FROM spade_resolve_staff_session($1)';
 const SELECT_CYCLE = `SELECT id, client_id, kind, period, title, to_char(due_date, 'YYYY-MM-DD') AS due_date, status, created_at, updated_at
   FROM cycles WHERE id = $1 AND client_id = $2 LIMIT 1`;
@@ -275,7 +274,8 @@ function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; acto
     let actorId: string;
     if (mode.kind === 'fair') {
       const token = authorization.slice(7).trim();
-      if (!isTokenOf('staff', token) || !UUID.test(clientId)) return send(res, 401, { error: { code: 'unauthenticated' } });
+      if (!isTokenOf('staff', token) || !(isUuid(clientId) && clientId === clientId.toLowerCase()))
+        return send(res, 401, { error: { code: 'unauthenticated' } });
       const { rows } = await pool.query<{ staff_user_id: string; role: string; client_ids: string[] }>(SESSION_LOOKUP, [hashToken(token)]);
       const session = rows[0];
       if (!session) return send(res, 401, { error: { code: 'unauthenticated' } });

@@ -33,6 +33,15 @@ export class AppError extends Error {
 }
 
 /** The same answer for every unknown, foreign or forbidden thing: existence is not disclosed. */
+/**
+ * A unique violation (Prisma P2002). The one test for it: the errors plugin answers 409
+ * without naming what collided (it could be another tenant's value); resources that can say
+ * which field (a contact's email, a staff user's) translate it themselves.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
+}
+
 export const notFound = () => new AppError('not_found', 'Not found');
 export const unauthenticated = () => new AppError('unauthenticated', 'Authentication required');
 

@@ -39,8 +39,13 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** A name safe on every filesystem: no separators, no leading dots. */
-export function safeFilename(name: string): string {
+/**
+ * A name for a file the CLI writes into the evidence folder: ASCII letters, digits, dot,
+ * dash and underscore only, no leading dot. Not the API's `safeFilename` (the name an
+ * uploaded file is shown and downloaded under, which keeps the uploader's Unicode):
+ * different inputs, different rules, so different names.
+ */
+export function evidenceFileStem(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '');
   return (cleaned || 'file').slice(0, 200);
 }

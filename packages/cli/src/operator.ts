@@ -1,3 +1,4 @@
+import { isUuid } from '@breezycorp/db';
 import type { Command } from 'commander';
 import { CliError, EXIT, type Io } from './io.ts';
 
@@ -13,10 +14,8 @@ export function withOperatorOption(command: Command): Command {
   return command.option('--operator <name>', 'who is acting, for the audit trail (default: $USER)');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Ids are uuids; anything else cannot name a row, and saying so beats a database cast error. */
 export function requireUuid(value: string, what: string): string {
-  if (!UUID.test(value)) throw new CliError(`${what} "${value}" is not a uuid`, EXIT.usage);
+  if (!isUuid(value)) throw new CliError(`${what} "${value}" is not a uuid`, EXIT.usage);
   return value.toLowerCase();
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { digestsCovering, sealAudit, type UnsafeDatabase, verifyAuditTrail } from '@breezycorp/db/unsafe';
-import { evidenceDir, type StoredFile, safeFilename, storeFile, writeManifest } from './evidence-store.ts';
+import { evidenceDir, evidenceFileStem, type StoredFile, storeFile, writeManifest } from './evidence-store.ts';
 import { CliError, EXIT } from './io.ts';
 
 interface LogScan {
@@ -77,7 +77,7 @@ export async function collectRequestEvidence(
         });
   const now = new Date();
   const folder = evidenceDir(env, incidentId, now);
-  const stem = `request-${safeFilename(requestId)}`;
+  const stem = `request-${evidenceFileStem(requestId)}`;
   const stored: StoredFile[] = [];
   if (events.length > 0)
     stored.push(await storeFile(folder, `${stem}.audit-events.json`, Buffer.from(`${JSON.stringify(events, null, 2)}\n`)));

@@ -6,7 +6,7 @@ import * as Sentry from '@sentry/node';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { databaseFailure } from '../database-errors.ts';
-import { AppError, ERROR_STATUS, type ErrorCode, RETRY_AFTER_SECONDS } from '../errors.ts';
+import { AppError, ERROR_STATUS, type ErrorCode, isUniqueViolation, RETRY_AFTER_SECONDS } from '../errors.ts';
 
 export interface ErrorsOptions {
   sentryDsn: string | null;
@@ -39,7 +39,7 @@ const FIXED_MESSAGES: Partial<Record<ErrorCode, string>> = {
 export function classify(error: FastifyError | Error): { code: ErrorCode; message: string } {
   if (error instanceof AppError) return { code: error.code, message: error.message };
   // A unique violation: say that it conflicts, never with what (it could be another tenant's value).
-  if ((error as { code?: unknown }).code === 'P2002') return { code: 'conflict', message: 'Conflicts with an existing record' };
+  if (isUniqueViolation(error)) return { code: 'conflict', message: 'Conflicts with an existing record' };
   // A Prisma "record not found" (update/delete of a row the scope cannot see) is a 404.
   if ((error as { code?: unknown }).code === 'P2025') return { code: 'not_found', message: 'Not found' };
   if (error instanceof TenantScopeViolation || error instanceof TenantContextError) return { code: 'not_found', message: 'Not found' };

@@ -11,9 +11,7 @@ import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagic
  * the token itself exists only in the mail the delivery worker sent (services/delivery).
  */
 
-type ResolvedLink = MagicLinkIds;
-
-async function resolveLink(db: Database, token: string): Promise<ResolvedLink | null> {
+async function resolveLink(db: Database, token: string): Promise<MagicLinkIds | null> {
   // A malformed token never reaches the database.
   if (!isTokenOf('magicLink', token)) return null;
   return resolveMagicLink(db, hashToken(token));

@@ -1,7 +1,6 @@
-import { Prisma } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, notFound } from '../../errors.ts';
+import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { ClientParams, errors, NonBlank, Ok, Timestamp, Uuid } from '../schemas.ts';
 
@@ -46,7 +45,7 @@ const duplicateEmail = () => new AppError('conflict', 'A contact with this email
  * the handlers answers the common case; this catches the race between two writers.
  */
 function rethrowDuplicate(error: unknown): never {
-  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw duplicateEmail();
+  if (isUniqueViolation(error)) throw duplicateEmail();
   throw error;
 }
 

@@ -1,7 +1,7 @@
-import { hashPassword, Prisma, type TxClient } from '@breezycorp/db';
+import { hashPassword, type TxClient } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, notFound } from '../../errors.ts';
+import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { resetSecondFactor } from '../../services/token-lookups.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
@@ -42,10 +42,6 @@ function staffUserView(user: { id: string; email: string; name: string; role: st
 
 /** Selected explicitly, so the hash is never even loaded into the handler. */
 const STAFF_USER_FIELDS = { id: true, email: true, name: true, role: true, disabledAt: true, createdAt: true } as const;
-
-function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
-}
 
 /** 404 for an unknown staff user; the check runs as spade_firm_admin, which sees all of them. */
 async function requireStaffUser(db: TxClient, staffUserId: string) {
