@@ -2,10 +2,8 @@ import type { Database } from '@breezycorp/db';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
-import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import alertDelivery from './plugins/alert-delivery.ts';
 import audit from './plugins/audit.ts';
@@ -18,6 +16,7 @@ import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/err
 import inputBoundary from './plugins/input-boundary.ts';
 import killSwitch from './plugins/kill-switch.ts';
 import openapi from './plugins/openapi.ts';
+import rateLimits from './plugins/rate-limits.ts';
 import requestId, { requestIdGenerator } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
@@ -46,23 +45,6 @@ export interface AppDeps {
   logger?: boolean | object;
   /** The web app's build output (default apps/web/dist). */
   webDir?: string;
-}
-
-/**
- * Where rate-limit counters live: with REDIS_URL, in Redis, so N instances enforce one limit
- * together; without it, in this process's memory (the embedded, one-instance default).
- * A Redis outage lets requests through rather than failing them (skipOnError): sign-in has
- * its own per-account lockout in the database, and tokens are 256-bit random.
- */
-function rateLimitStore(app: FastifyInstance, config: Config) {
-  const { redisUrl, keyPrefix } = config.rateLimit;
-  if (!redisUrl) return {};
-  const redis = new Redis(redisUrl, { connectTimeout: 2_000, maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  redis.on('error', (error: Error) => app.log.warn({ err: error }, 'rate-limit store (redis) unavailable'));
-  app.addHook('onClose', async () => {
-    await redis.quit().catch(() => redis.disconnect());
-  });
-  return { redis, nameSpace: keyPrefix, skipOnError: true };
 }
 
 /**
@@ -112,7 +94,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
-  await app.register(rateLimit, { global: false, ...rateLimitStore(app, config) });
+  await app.register(rateLimits, { config });
   await app.register(multipart, {
     // files: 2 so that a second file is seen and refused (400), not silently dropped.
     limits: { fileSize: config.upload.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },

@@ -2,68 +2,8 @@ import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
+import { type AuditEventType, type AuditRow, writeAuditEvents } from '../services/audit-log.ts';
 import { actorAuditFields } from '../tenancy/actor.ts';
-
-/** Every event type Spade writes. */
-export const AUDIT_EVENT_TYPES = [
-  'auth.login',
-  'auth.login_failed',
-  'auth.login_locked',
-  'auth.logout',
-  'session.revoked',
-  'second_factor.enrolment_started',
-  'second_factor.enrolled',
-  'second_factor.verified',
-  'second_factor.recovery_used',
-  'second_factor.failed',
-  'second_factor.reset',
-  'firm_settings.updated',
-  'magic_link.created',
-  'magic_link.rotated',
-  'magic_link.exchanged',
-  'magic_link.rejected',
-  'magic_link.replayed',
-  'magic_link.handed_over',
-  'magic_link.requested',
-  'message.failed',
-  'reminder.sent',
-  'reminder.stopped',
-  'request.reminders_updated',
-  'template.created',
-  'template.updated',
-  'bulk_request.started',
-  'recurring_schedule.created',
-  'recurring_schedule.cancelled',
-  'client.read',
-  'client.created',
-  'client.updated',
-  'contact.read',
-  'contact.created',
-  'contact.updated',
-  'contact.deleted',
-  'staff_user.read',
-  'staff_user.created',
-  'staff_user.admin_created',
-  'assignment.created',
-  'assignment.deleted',
-  'cycle.read',
-  'cycle.created',
-  'cycle.updated',
-  'request.created',
-  'request.read',
-  'request.cancelled',
-  'item.reviewed',
-  'file.uploaded',
-  'file.downloaded',
-  'file.deleted',
-  'cross_tenant_read',
-  'tenant_access_denied',
-  'authorization_unverified',
-  'leak.blocked',
-  'access_log.read',
-  'incident_console.read',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditInput {
   eventType: AuditEventType;
@@ -97,7 +37,7 @@ declare module 'fastify' {
   }
 }
 
-function row(request: FastifyRequest, event: AuditInput, clientId: string | null) {
+function row(request: FastifyRequest, event: AuditInput, clientId: string | null): AuditRow {
   return {
     eventType: event.eventType,
     ...actorAuditFields(request.actor),
@@ -127,9 +67,9 @@ export default fp<{ db: Database }>(
       if (scope.kind === 'client') {
         // The scoped client injects the request's client; an event for any other is a bug.
         if (rows.some((r) => r.clientId !== scope.clientId)) throw new AppError('internal', 'audit event for another client');
-        await scope.db.auditEvent.createMany({ data: rows.map(({ clientId: _scoped, ...data }) => data) });
+        await writeAuditEvents(scope.db, rows);
       } else if (scope.kind === 'firm') {
-        await scope.db.auditEvent.createMany({ data: rows });
+        await writeAuditEvents(scope.db, rows);
       } else {
         throw new AppError('internal', 'audit outside a unit of work');
       }
@@ -139,8 +79,7 @@ export default fp<{ db: Database }>(
       if (this.scope.kind !== 'none') throw new AppError('internal', "a firm-wide event is written after the request's unit of work ends");
       const data = row(this, event, null);
       for (const observe of observers) observe(this, [data]);
-      // createMany: no RETURNING, whose row a firm-wide event's reader (nobody, under RLS) could not see.
-      await db.inUnit(NO_TENANT, (tx) => tx.auditEvent.createMany({ data: [data] }).then(() => undefined));
+      await db.inUnit(NO_TENANT, (tx) => writeAuditEvents(tx, [data]));
     });
   },
   { name: 'audit', dependencies: ['auth', 'unit-of-work'] },

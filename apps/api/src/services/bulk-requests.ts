@@ -1,6 +1,6 @@
 import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { Config } from '../config.ts';
-import type { AuditEventType } from '../plugins/audit.ts';
+import type { AuditEventType } from './audit-log.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from './document-requests.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { clientContext, type Database, hashToken, isTokenOf, newToken } from '@breezycorp/db';
-import type { AuditEventType } from '../plugins/audit.ts';
+import type { AuditEventType } from './audit-log.ts';
 import { enqueueContactMessage } from './outbox.ts';
 import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagicLink } from './token-lookups.ts';
 

@@ -1,5 +1,5 @@
 import type { Database } from '@breezycorp/db';
-import type { AuditEventType } from '../../plugins/audit.ts';
+import type { AuditEventType } from '../audit-log.ts';
 import { enqueueContactMessage } from '../outbox.ts';
 import { nextReminderAfterSend, reminderDecision } from '../reminders.ts';
 import { unsafeDueReminders } from './unsafe-claims.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, hashToken, newToken, type ScopedTx } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
-import type { AuditEventType } from '../../plugins/audit.ts';
+import type { AuditEventType } from '../audit-log.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
 import { runRecurringScheduler } from './recurring-scheduler.ts';
 import { runReminderScheduler } from './reminder-scheduler.ts';

@@ -1,0 +1,106 @@
+import type { Prisma, ScopedTx, TxClient } from '@breezycorp/db';
+
+/** Every event type Spade writes. */
+export const AUDIT_EVENT_TYPES = [
+  'auth.login',
+  'auth.login_failed',
+  'auth.login_locked',
+  'auth.logout',
+  'session.revoked',
+  'second_factor.enrolment_started',
+  'second_factor.enrolled',
+  'second_factor.verified',
+  'second_factor.recovery_used',
+  'second_factor.failed',
+  'second_factor.reset',
+  'firm_settings.updated',
+  'magic_link.created',
+  'magic_link.rotated',
+  'magic_link.exchanged',
+  'magic_link.rejected',
+  'magic_link.replayed',
+  'magic_link.handed_over',
+  'magic_link.requested',
+  'message.failed',
+  'reminder.sent',
+  'reminder.stopped',
+  'request.reminders_updated',
+  'template.created',
+  'template.updated',
+  'bulk_request.started',
+  'recurring_schedule.created',
+  'recurring_schedule.cancelled',
+  'client.read',
+  'client.created',
+  'client.updated',
+  'contact.read',
+  'contact.created',
+  'contact.updated',
+  'contact.deleted',
+  'staff_user.read',
+  'staff_user.created',
+  'staff_user.admin_created',
+  'assignment.created',
+  'assignment.deleted',
+  'cycle.read',
+  'cycle.created',
+  'cycle.updated',
+  'request.created',
+  'request.read',
+  'request.cancelled',
+  'item.reviewed',
+  'file.uploaded',
+  'file.downloaded',
+  'file.deleted',
+  'cross_tenant_read',
+  'tenant_access_denied',
+  'authorization_unverified',
+  'leak.blocked',
+  'access_log.read',
+  'incident_console.read',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** One audit_events row as Spade writes it: by a request (plugins/audit.ts) or by background work. */
+export interface AuditRow {
+  eventType: AuditEventType;
+  actorType: 'staff' | 'contact' | 'anonymous' | 'system';
+  actorId: string | null;
+  clientId: string | null;
+  entityType: string | null;
+  entityId: string | null;
+  requestId: string | null;
+  eventDataJson: Prisma.InputJsonObject;
+}
+
+/**
+ * The one writer of audit rows, inside the caller's unit of work (they commit with the work
+ * or not at all; RLS's WITH CHECK applies). Requests reach it through `request.audit`;
+ * background work (the delivery worker, schedulers, bulk sends, the magic-link exchange)
+ * calls it with its own unit's transaction. createMany: no RETURNING, whose row a
+ * firm-wide event's reader (nobody, under RLS) could not see.
+ */
+export async function writeAuditEvents(tx: TxClient | ScopedTx, rows: readonly AuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.auditEvent.createMany({ data: [...rows] });
+}
+
+/** A system actor's event (the worker, the schedulers): no person, no HTTP request unless one caused it. */
+export function systemEvent(
+  eventType: AuditEventType,
+  clientId: string,
+  entity: { type: string; id: string },
+  data: Prisma.InputJsonObject,
+  requestId: string | null = null,
+): AuditRow {
+  return {
+    eventType,
+    actorType: 'system',
+    actorId: null,
+    clientId,
+    entityType: entity.type,
+    entityId: entity.id,
+    requestId,
+    eventDataJson: data,
+  };
+}
