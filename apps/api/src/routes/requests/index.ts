@@ -9,6 +9,7 @@ import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../servi
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actors.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);
@@ -268,6 +269,8 @@ const ReviewBody = Type.Object(
   { additionalProperties: false },
 );
 
+const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+
 const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/cycles/:cycleId/requests',
@@ -344,20 +347,19 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       config: { routeScope: 'client-scoped' },
       schema: {
         operationId: 'listRequests',
-        summary: "List a cycle's requests",
+        summary: "List a cycle's requests (oldest first, a page at a time)",
         params: CycleParams,
-        response: { 200: Type.Object({ requests: Type.Array(RequestView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ requests: Type.Array(RequestView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = tenantDb(request);
       const cycle = await db.cycle.findUnique({ where: { id: request.params.cycleId }, select: { id: true } });
       if (!cycle) throw notFound();
-      const rows = await db.cycleRequest.findMany({
-        where: { cycleId: cycle.id },
-        select: REQUEST_COLUMNS,
-        orderBy: { createdAt: 'asc' },
-      });
+      const rows = await readPage(request, reply, REQUESTS_PAGE, (page) =>
+        db.cycleRequest.findMany({ ...page, where: { AND: [{ cycleId: cycle.id }, page.where] }, select: REQUEST_COLUMNS }),
+      );
       const counts = await db.requestItem.groupBy({
         by: ['cycleRequestId'],
         where: { cycleRequestId: { in: rows.map((r) => r.id) } },
