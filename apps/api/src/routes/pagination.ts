@@ -35,12 +35,15 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The query parameters every list route takes (spread into its querystring schema). */
 export const PageQueryFields = {
-  limit: Type.Integer({
-    minimum: 1,
-    maximum: MAX_PAGE_LIMIT,
-    default: DEFAULT_PAGE_LIMIT,
-    description: `Rows per page (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})`,
-  }),
+  // Optional for callers (the default applies); Ajv fills the default in before the handler runs.
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_PAGE_LIMIT,
+      default: DEFAULT_PAGE_LIMIT,
+      description: `Rows per page (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})`,
+    }),
+  ),
   cursor: Type.Optional(
     Type.String({
       minLength: 1,

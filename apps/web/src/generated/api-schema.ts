@@ -143,7 +143,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the clients the caller serves */
+        /** List the clients the caller serves (by name, a page at a time) */
         get: operations["listClients"];
         put?: never;
         /** Create a client (admin) */
@@ -179,7 +179,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's cycles */
+        /** List a client's cycles (by due date, undated last, a page at a time) */
         get: operations["listCycles"];
         put?: never;
         /** Create a cycle for a client */
@@ -215,7 +215,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cycles due soon across the clients the caller serves */
+        /** Cycles due soon across the clients the caller serves (by due date, a page at a time) */
         get: operations["listCyclesDueSoon"];
         put?: never;
         post?: never;
@@ -232,7 +232,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's contacts */
+        /** List a client's contacts (by name, a page at a time) */
         get: operations["listContacts"];
         put?: never;
         /** Add a contact to a client */
@@ -269,7 +269,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List staff users (admin) */
+        /** List staff users (admin; by name, a page at a time) */
         get: operations["listStaffUsers"];
         put?: never;
         /** Create a staff user (admin) */
@@ -391,7 +391,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a cycle's requests */
+        /** List a cycle's requests (oldest first, a page at a time) */
         get: operations["listRequests"];
         put?: never;
         /** Send a request (checklist + magic link) to a contact */
@@ -545,7 +545,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List request templates */
+        /** List request templates (by name, a page at a time) */
         get: operations["listTemplates"];
         put?: never;
         /** Create a request template (admin) */
@@ -666,7 +666,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's files */
+        /** List a client's files (oldest first, a page at a time) */
         get: operations["listFiles"];
         put?: never;
         post?: never;
@@ -836,7 +836,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The files the contact uploaded */
+        /** The files the contact uploaded (oldest first, a page at a time) */
         get: operations["listPortalFiles"];
         put?: never;
         post?: never;
@@ -1897,7 +1897,12 @@ export interface operations {
     };
     listClients: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1907,6 +1912,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2512,6 +2521,10 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "open" | "in_progress" | "closed";
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -2524,6 +2537,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3165,6 +3182,10 @@ export interface operations {
         parameters: {
             query: {
                 days: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3175,6 +3196,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3322,7 +3347,12 @@ export interface operations {
     };
     listContacts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -3334,6 +3364,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4106,7 +4140,12 @@ export interface operations {
     };
     listStaffUsers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4116,6 +4155,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4418,7 +4461,12 @@ export interface operations {
     };
     listAssignments: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 staffUserId: string;
@@ -4430,6 +4478,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5314,7 +5366,7 @@ export interface operations {
     };
     listClientAuditEvents: {
         parameters: {
-            query: {
+            query?: {
                 actorId?: string;
                 /** @description one type or a comma list */
                 eventType?: string;
@@ -5322,7 +5374,10 @@ export interface operations {
                 since?: string;
                 /** @description exclusive */
                 until?: string;
-                limit: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -5335,6 +5390,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5484,7 +5543,7 @@ export interface operations {
     };
     listAuditEvents: {
         parameters: {
-            query: {
+            query?: {
                 actorId?: string;
                 /** @description one type or a comma list */
                 eventType?: string;
@@ -5492,7 +5551,10 @@ export interface operations {
                 since?: string;
                 /** @description exclusive */
                 until?: string;
-                limit: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -5503,6 +5565,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5652,7 +5718,12 @@ export interface operations {
     };
     listRequests: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -5665,6 +5736,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7445,7 +7520,12 @@ export interface operations {
     };
     listTemplates: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7455,6 +7535,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7962,7 +8046,12 @@ export interface operations {
     };
     listRecurringSchedules: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -7974,6 +8063,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8986,6 +9079,10 @@ export interface operations {
             query?: {
                 itemId?: string;
                 requestId?: string;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -8998,6 +9095,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10450,7 +10551,12 @@ export interface operations {
     };
     listPortalFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -10462,6 +10568,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
