@@ -88,6 +88,7 @@ describe('GET /openapi.json', () => {
       'listAssignments',
       'listTemplates',
       'listRecurringSchedules',
+      'listOutstandingItems',
     ];
     const byId = Object.fromEntries(operations.map(([, op]) => [op.operationId, op]));
     const paged = operations.filter(([, op]) => op.parameters?.some((p) => p.in === 'query' && p.name === 'cursor'));

@@ -48,16 +48,23 @@ interface Walk {
  * Follows `Link: rel="next"` from `url` until the last page, checking each page's size and
  * that the two headers agree; `between` runs after every page (concurrent writes).
  */
-async function walk(url: string, key: string, headers: Headers, limit: number, between?: (page: number) => Promise<void>): Promise<Walk> {
+async function walk(
+  url: string,
+  key: string,
+  headers: Headers,
+  limit: number,
+  between?: (page: number) => Promise<void>,
+  idField = 'id',
+): Promise<Walk> {
   const ids: string[] = [];
   let next: string | null = `${url}${url.includes('?') ? '&' : '?'}limit=${limit}`;
   let pages = 0;
   while (next) {
     const r = await call('GET', next, headers);
     expect(r.status, `${next}: ${r.body}`).toBe(200);
-    const rows = r.json[key] as { id: string }[];
+    const rows = r.json[key] as Record<string, string>[];
     expect(rows.length).toBeLessThanOrEqual(limit);
-    ids.push(...rows.map((row) => row.id));
+    ids.push(...rows.map((row) => row[idField] as string));
     pages += 1;
     const cursor = r.headers['x-next-cursor'] as string | undefined;
     const link = r.headers.link as string | undefined;
@@ -80,11 +87,11 @@ async function walk(url: string, key: string, headers: Headers, limit: number, b
 }
 
 /** All rows of a list in one page (the lists here stay under 500). */
-async function everything(url: string, key: string, headers: Headers): Promise<string[]> {
+async function everything(url: string, key: string, headers: Headers, idField = 'id'): Promise<string[]> {
   const r = await call('GET', `${url}${url.includes('?') ? '&' : '?'}limit=500`, headers);
   expect(r.status, r.body).toBe(200);
   expect(r.headers['x-next-cursor']).toBeUndefined();
-  return (r.json[key] as { id: string }[]).map((row) => row.id);
+  return (r.json[key] as Record<string, string>[]).map((row) => row[idField] as string);
 }
 
 /**
@@ -201,6 +208,28 @@ describe('walking every list page by page', () => {
       await createCycle(clientB, `due ${page}`, inDays(0));
     });
     expectCompleteWalk(walked.ids, before, await everything(url, 'cycles', admin));
+  });
+
+  it("the console home's counts (clients with an open request, by name): every client once, in order", async () => {
+    for (let i = 0; i < 4; i++) {
+      const clientId = await createClient(`Outstanding ${TAG} ${i}`);
+      await createRequest(clientId, await createCycle(clientId, 'open'), await createContact(clientId, `Outstanding ${i}`));
+    }
+    const url = '/api/outstanding-items';
+    const before = await everything(url, 'clients', admin, 'clientId');
+    expect(before.length).toBeGreaterThanOrEqual(6);
+    const walked = await walk(
+      url,
+      'clients',
+      admin,
+      2,
+      async (page) => {
+        const clientId = await createClient(`${page % 2 ? 'Aaa' : 'Zzz'} outstanding ${TAG} ${page}`);
+        await createRequest(clientId, await createCycle(clientId, 'open'), await createContact(clientId, `Late ${page}`));
+      },
+      'clientId',
+    );
+    expectCompleteWalk(walked.ids, before, await everything(url, 'clients', admin, 'clientId'));
   });
 
   it("a cycle's requests (oldest first): every request once, new ones at the end", async () => {

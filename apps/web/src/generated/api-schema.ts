@@ -409,7 +409,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open requests and outstanding items per client served (the console home) */
+        /** Open requests and outstanding items per client served (the console home; by client name, a page at a time) */
         get: operations["listOutstandingItems"];
         put?: never;
         post?: never;
@@ -6125,7 +6125,12 @@ export interface operations {
     };
     listOutstandingItems: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6135,6 +6140,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {

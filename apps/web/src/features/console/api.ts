@@ -94,7 +94,14 @@ export const queries = {
         (body) => body.clients,
       ),
   }),
-  outstanding: () => ({ queryKey: ['outstanding'], queryFn: async () => unwrap(await api.GET('/api/outstanding-items')).clients }),
+  outstanding: () => ({
+    queryKey: ['outstanding'],
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/outstanding-items', { params: { query } }),
+        (body) => body.clients,
+      ),
+  }),
   dueSoon: () => ({
     queryKey: ['due-soon'],
     queryFn: () =>
