@@ -440,17 +440,24 @@ describe('limits and cursors', () => {
       json({ r: 'listContacts', s: scope, k: [null], i: contactA }),
       json({ r: 'listContacts', s: scope, k: ['Contact 01', 'extra'], i: contactA }),
       encodeCursor({ r: 'listCycles', s: scope, k: ['2026-13-45', 'yesterday'], i: contactA }),
+      // Keys PostgreSQL could not take, behind an id that names no row (so the keys themselves would be compared).
+      json({ r: 'listContacts', s: scope, k: ['nul\u0000name'], i: '00000000-0000-4000-8000-0000000000ff' }),
+      json({ r: 'listContacts', s: scope, k: ['lone \ud800 surrogate'], i: '00000000-0000-4000-8000-0000000000ff' }),
     ];
     for (const cursor of bad) {
       expectErrorShape(await call('GET', `${url}?cursor=${encodeURIComponent(cursor)}`, admin));
     }
-    expectErrorShape(
-      await call(
-        'GET',
-        `/api/clients/${clientA}/cycles?cursor=${encodeCursor({ r: 'listCycles', s: scope, k: ['2026-13-45', null], i: contactA })}`,
-        admin,
-      ),
-    );
+    const nowhere = '00000000-0000-4000-8000-0000000000ff';
+    for (const k of [
+      ['2026-13-45', null],
+      ['0000-01-01', '2026-01-01T00:00:00.000Z'],
+      ['2026-01-01', '0000-01-01T00:00:00.000Z'],
+      ['2026-01-01', '+275760-09-13T00:00:00.000Z'],
+      [null, 'not a time'],
+    ]) {
+      const cursor = encodeCursor({ r: 'listCycles', s: scope, k, i: nowhere });
+      expectErrorShape(await call('GET', `/api/clients/${clientA}/cycles?cursor=${cursor}`, admin));
+    }
     // A well-formed cursor of this very list works (the sample sits before the first row).
     const sample = sampleCursor('listContacts', scope) as string;
     const r = await call('GET', `${url}?cursor=${sample}`, admin);

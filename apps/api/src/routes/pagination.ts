@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TProperties, Type } from 'typebox';
 import { AppError } from '../errors.ts';
+import { unstorable } from '../plugins/input-boundary.ts';
 
 /*
  * Keyset pagination, shared by every list route (docs/api.md, "Lists and pagination").
@@ -144,12 +145,16 @@ export function sampleCursor(list: string, scope: string): string | null {
 
 const invalidCursor = () => new AppError('bad_request', 'The cursor is not valid for this list');
 
+/** Years PostgreSQL and JavaScript agree on (PostgreSQL has no year 0), as the input boundary allows. */
+const inYears = (text: string) => /^\d{4}-/.test(text) && Number(text.slice(0, 4)) >= 1;
+
 function validKey(key: SortKey, value: unknown): value is CursorKey {
   if (value === null) return key.nullable === true;
-  if (typeof value !== 'string' || value.length > 1_000) return false;
+  // A forged key may reach PostgreSQL (when the cursor row is gone): only what it can store.
+  if (typeof value !== 'string' || value.length > 1_000 || unstorable(value) !== null) return false;
   if (key.kind === 'text') return true;
-  if (key.kind === 'day') return DAY.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
-  return !Number.isNaN(Date.parse(value)) && /^\d{4}-/.test(value);
+  if (key.kind === 'day') return DAY.test(value) && inYears(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
+  return inYears(value) && !Number.isNaN(Date.parse(value));
 }
 
 function decodeCursor(text: string, defined: Pager, scope: string): Cursor {
