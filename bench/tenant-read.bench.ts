@@ -860,24 +860,25 @@ async function main(): Promise<number> {
       const adminToken = ACTOR === 'admin' ? token : (await logIn(layersOn, admin)).token;
       const onUrl = servers[0]!.url;
 
-      // The list route: keyset pages (`?limit=50`, then `cursor=nextCursor`) when the route has
-      // them; otherwise its first (and only) page, labelled as such.
+      // The list route: keyset pages (`?limit=50`, then `cursor=` the X-Next-Cursor header) when
+      // the route has them; otherwise its first (and only) page, labelled as such.
       const listBase = `/api/clients/${bulky.clientId}/files`;
       const getJson = async (p: string) => {
         const response = await fetch(`${onUrl}${p}`, { headers: { authorization: `Bearer ${adminToken}` } });
-        return { status: response.status, body: (await response.json()) as { files?: unknown[]; nextCursor?: string | null } };
+        const body = (await response.json()) as { files?: unknown[] };
+        return { status: response.status, body, nextCursor: response.headers.get('x-next-cursor') };
       };
       const first = await getJson(`${listBase}?limit=${PAGE}`);
       const listTargets: Target[] = [];
       let listNote: string;
-      if (first.status === 200 && typeof first.body.nextCursor === 'string') {
-        let cursor: string = first.body.nextCursor;
+      if (first.status === 200 && typeof first.nextCursor === 'string') {
+        let cursor: string = first.nextCursor;
         let page = 1;
         const deepPage = Math.max(2, Math.floor((BULKY_FILES / PAGE) * 0.9));
         while (page + 1 < deepPage) {
           const next = await getJson(`${listBase}?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`);
-          if (next.status !== 200 || typeof next.body.nextCursor !== 'string') break;
-          cursor = next.body.nextCursor;
+          if (next.status !== 200 || typeof next.nextCursor !== 'string') break;
+          cursor = next.nextCursor;
           page++;
         }
         listTargets.push({ name: `files list, page 1 (limit ${PAGE})`, url: onUrl, paths: [`${listBase}?limit=${PAGE}`] });
@@ -886,10 +887,10 @@ async function main(): Promise<number> {
           url: onUrl,
           paths: [`${listBase}?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`],
         });
-        listNote = `keyset pages of ${PAGE}: the first page and page ${page + 1} (reached by following nextCursor)`;
+        listNote = `keyset pages of ${PAGE}: the first page and page ${page + 1} (reached by following X-Next-Cursor)`;
       } else if (first.status === 200) {
         listTargets.push({ name: `files list, ?limit=${PAGE} (first page only)`, url: onUrl, paths: [`${listBase}?limit=${PAGE}`] });
-        listNote = `?limit=${PAGE} is accepted but no nextCursor came back: first page only, no deep page measured`;
+        listNote = `?limit=${PAGE} is accepted but no X-Next-Cursor came back: first page only, no deep page measured`;
       } else {
         const all = await getJson(listBase);
         listTargets.push({ name: `files list, no limit (${fmt(all.body.files?.length ?? 0)} rows)`, url: onUrl, paths: [listBase] });

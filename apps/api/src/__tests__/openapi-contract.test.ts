@@ -12,10 +12,11 @@ import { createTestApp, type TestApp } from './support/test-app.ts';
 let t: TestApp;
 type Operation = {
   operationId?: string;
+  parameters?: { in: string; name: string; required?: boolean; schema?: { minimum?: number; maximum?: number; default?: unknown } }[];
   summary?: string;
   security?: Record<string, string[]>[];
   requestBody?: { content: Record<string, unknown> };
-  responses: Record<string, { content?: Record<string, unknown> }>;
+  responses: Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
   'x-route-scope'?: string;
   'x-actors'?: string[];
   'x-admin-only'?: boolean;
@@ -69,6 +70,35 @@ describe('GET /openapi.json', () => {
     }
     for (const id of ['downloadFile', 'portalDownloadFile']) {
       expect(Object.keys(byId[id]?.responses['200']?.content ?? {}), id).toEqual(['application/octet-stream']);
+    }
+  });
+
+  it('documents paging on every list: limit (1–500, default 100), an optional cursor, and the next-page headers', () => {
+    const LISTS = [
+      'listClients',
+      'listContacts',
+      'listCycles',
+      'listCyclesDueSoon',
+      'listRequests',
+      'listFiles',
+      'listPortalFiles',
+      'listClientAuditEvents',
+      'listAuditEvents',
+      'listStaffUsers',
+      'listAssignments',
+      'listTemplates',
+      'listRecurringSchedules',
+      'listOutstandingItems',
+    ];
+    const byId = Object.fromEntries(operations.map(([, op]) => [op.operationId, op]));
+    const paged = operations.filter(([, op]) => op.parameters?.some((p) => p.in === 'query' && p.name === 'cursor'));
+    expect(paged.map(([, op]) => op.operationId).sort()).toEqual([...LISTS].sort());
+    for (const id of LISTS) {
+      const op = byId[id] as Operation;
+      const limit = op.parameters?.find((p) => p.in === 'query' && p.name === 'limit');
+      expect(limit?.schema, id).toMatchObject({ minimum: 1, maximum: 500, default: 100 });
+      expect(op.parameters?.find((p) => p.name === 'cursor')?.required, id).toBe(false);
+      expect(Object.keys(op.responses['200']?.headers ?? {}).sort(), id).toEqual(['link', 'x-next-cursor']);
     }
   });
 

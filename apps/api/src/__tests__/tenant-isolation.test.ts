@@ -3,20 +3,24 @@ import { runCli } from '@breezycorp/cli/program';
 import { DEMO, hashToken, newToken } from '@breezycorp/db';
 import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
 import { tenantDb } from '../plugins/unit-of-work.ts';
 import { cycleView } from '../routes/cycles/index.ts';
+import { PageQueryFields, pager } from '../routes/pagination.ts';
 import { ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
 import {
   coverageTable,
   describeFindings,
   type ForbiddenValue,
+  isListOperation,
   type ProbeActor,
   type ProbeFixture,
   type ProbeObservation,
   probe,
+  routeName,
 } from './support/cross-tenant-probe.ts';
 import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
@@ -486,7 +490,38 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
     expect(observations.some((o) => o.route.startsWith('HEAD '))).toBe(true);
     // Each route saw every actor at the victim's URL, and the live wrong-tenant actors at their own URL.
     const ownUrlActors = fixture.actors.filter((a) => a.refusal === 404 && a.homeClientId !== null && a.homeClientId !== victim.clientId);
-    expect(observations).toHaveLength(clientScoped.length * (fixture.actors.length + ownUrlActors.length));
+    // Each list saw them again with cursors: every actor with the victim's cursor at the victim's URL, the
+    // wrong-tenant actors with their own client's cursor there and with the victim's at their own URL.
+    const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>;
+    };
+    const listRoutes = clientScoped.filter((route) =>
+      isListOperation(spec.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method === 'HEAD' ? 'get' : route.method.toLowerCase()]),
+    );
+    expect(listRoutes.map(routeName).sort()).toEqual(
+      [
+        '/api/clients/:clientId/audit-events',
+        '/api/clients/:clientId/contacts',
+        '/api/clients/:clientId/cycles',
+        '/api/clients/:clientId/cycles/:cycleId/requests',
+        '/api/clients/:clientId/files',
+        '/api/clients/:clientId/recurring-schedules',
+        '/api/portal/clients/:clientId/files',
+      ]
+        .flatMap((url) => [`GET ${url}`, `HEAD ${url}`])
+        .sort(),
+    );
+    const cursorObservations = observations.filter((o) => o.variant.includes('cursor'));
+    expect(new Set(cursorObservations.map((o) => o.route)).size).toBe(listRoutes.length);
+    expect(cursorObservations).toHaveLength(listRoutes.length * (fixture.actors.length + 2 * ownUrlActors.length));
+    expect(observations).toHaveLength(
+      clientScoped.length * (fixture.actors.length + ownUrlActors.length) +
+        listRoutes.length * (fixture.actors.length + 2 * ownUrlActors.length),
+    );
+    // At its own URL with the victim's cursor, a wrong-tenant actor that may list there is refused with 400.
+    expect(
+      cursorObservations.some((o) => o.variant === 'own-url+victim-cursor' && o.actor === 'unassigned staff' && o.status === 400),
+    ).toBe(true);
     // No refused write reached the victim's rows.
     expect(await victimRows()).toBe(before);
     // Seven wrong actors over every route tripped no decoy tenant.
@@ -559,6 +594,53 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
       expect(idor).toContainEqual(expect.objectContaining({ actor: 'unassigned staff', variant: 'own-url', kind: 'leak', status: 200 }));
       // At the victim's URL every layer holds: the finding comes from the own-URL variant only.
       expect(idor.filter((f) => f.variant === 'victim-url')).toEqual([]);
+    });
+
+    it("fails a list that takes another client's cursor, and a list whose cursor it cannot mint", async () => {
+      const query = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+      // Paged with the shared helper's query, but it never checks the cursor it is handed: a cursor of
+      // the victim's client pages the actor's own list (200) instead of being refused.
+      pager('listSloppyContacts', 'asc', [{ field: 'name', kind: 'text' }]);
+      const app = await buildApp(t.config, {
+        db: t.db,
+        adminDb: t.adminDb,
+        logger: false,
+        extraRoutes: async (instance: FastifyInstance) => {
+          instance.get(
+            '/api/clients/:clientId/sloppy/contacts',
+            {
+              config: { routeScope: 'client-scoped' },
+              schema: { operationId: 'listSloppyContacts', summary: 'Sloppy', querystring: query },
+            },
+            async (request) => ({ contacts: await tenantDb(request).contact.findMany({ select: { id: true }, take: 1 }) }),
+          );
+          // Takes a cursor, but no pager: the probe has no cursor to send and must say so.
+          instance.get(
+            '/api/clients/:clientId/unpaged/things',
+            {
+              config: { routeScope: 'client-scoped' },
+              schema: { operationId: 'listUnpagedThings', summary: 'Unpaged', querystring: query },
+            },
+            async () => ({ things: [] }),
+          );
+        },
+      });
+      apps.push(app);
+      const findings = await probe(app, fixture, { only: (route) => route.method === 'GET' && /\/(sloppy|unpaged)\//.test(route.url) });
+      expect(findings).toContainEqual(
+        expect.objectContaining({
+          route: 'GET /api/clients/:clientId/sloppy/contacts',
+          actor: 'unassigned staff',
+          variant: 'own-url+victim-cursor',
+          kind: 'unexpected-status',
+          status: 200,
+        }),
+      );
+      // The cursor-less variants of that route are fine: only the cursor check is missing.
+      expect(findings.filter((f) => f.route.includes('/sloppy/') && !f.variant?.includes('cursor'))).toEqual([]);
+      expect(findings).toContainEqual(
+        expect.objectContaining({ route: 'GET /api/clients/:clientId/unpaged/things', kind: 'unfillable-param' }),
+      );
     });
   });
 });
@@ -878,7 +960,11 @@ describe('B. named attacks', () => {
       const observations: ProbeObservation[] = [];
       const findings = await probe(t.app, { ...fixture, actors: [anonymous] }, { observe: (o) => observations.push(o) });
       expect(findings, describeFindings(findings)).toEqual([]);
-      expect(observations).toHaveLength(t.app.routeTable.filter((route) => route.scope === 'client-scoped').length);
+      const clientScoped = t.app.routeTable.filter((route) => route.scope === 'client-scoped');
+      // Every route once at the victim's URL, and every list (7, with their HEAD twins) again with the victim's cursor.
+      expect(observations.filter((o) => o.variant === 'victim-url')).toHaveLength(clientScoped.length);
+      expect(observations.filter((o) => o.variant === 'victim-url+victim-cursor')).toHaveLength(14);
+      expect(observations).toHaveLength(clientScoped.length + 14);
       expect(observations.every((o) => o.status === 401)).toBe(true);
     });
   });

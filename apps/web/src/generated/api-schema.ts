@@ -143,7 +143,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the clients the caller serves */
+        /** List the clients the caller serves (by name, a page at a time) */
         get: operations["listClients"];
         put?: never;
         /** Create a client (admin) */
@@ -179,7 +179,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's cycles */
+        /** List a client's cycles (by due date, undated last, a page at a time) */
         get: operations["listCycles"];
         put?: never;
         /** Create a cycle for a client */
@@ -215,7 +215,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cycles due soon across the clients the caller serves */
+        /** Cycles due soon across the clients the caller serves (by due date, a page at a time) */
         get: operations["listCyclesDueSoon"];
         put?: never;
         post?: never;
@@ -232,7 +232,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's contacts */
+        /** List a client's contacts (by name, a page at a time) */
         get: operations["listContacts"];
         put?: never;
         /** Add a contact to a client */
@@ -269,7 +269,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List staff users (admin) */
+        /** List staff users (admin; by name, a page at a time) */
         get: operations["listStaffUsers"];
         put?: never;
         /** Create a staff user (admin) */
@@ -442,7 +442,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a cycle's requests */
+        /** List a cycle's requests (oldest first, a page at a time) */
         get: operations["listRequests"];
         put?: never;
         /** Send a request (checklist + magic link) to a contact */
@@ -460,7 +460,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open requests and outstanding items per client served (the console home) */
+        /** Open requests and outstanding items per client served (the console home; by client name, a page at a time) */
         get: operations["listOutstandingItems"];
         put?: never;
         post?: never;
@@ -596,7 +596,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List request templates */
+        /** List request templates (by name, a page at a time) */
         get: operations["listTemplates"];
         put?: never;
         /** Create a request template (admin) */
@@ -717,7 +717,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a client's files */
+        /** List a client's files (oldest first, a page at a time) */
         get: operations["listFiles"];
         put?: never;
         post?: never;
@@ -887,7 +887,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The files the contact uploaded */
+        /** The files the contact uploaded (oldest first, a page at a time) */
         get: operations["listPortalFiles"];
         put?: never;
         post?: never;
@@ -1948,7 +1948,12 @@ export interface operations {
     };
     listClients: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1958,6 +1963,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2563,6 +2572,10 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "open" | "in_progress" | "closed";
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -2575,6 +2588,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3216,6 +3233,10 @@ export interface operations {
         parameters: {
             query: {
                 days: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3226,6 +3247,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3373,7 +3398,12 @@ export interface operations {
     };
     listContacts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -3385,6 +3415,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4157,7 +4191,12 @@ export interface operations {
     };
     listStaffUsers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4167,6 +4206,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4469,7 +4512,12 @@ export interface operations {
     };
     listAssignments: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 staffUserId: string;
@@ -4481,6 +4529,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5365,7 +5417,7 @@ export interface operations {
     };
     listClientAuditEvents: {
         parameters: {
-            query: {
+            query?: {
                 actorId?: string;
                 /** @description one type or a comma list */
                 eventType?: string;
@@ -5373,7 +5425,10 @@ export interface operations {
                 since?: string;
                 /** @description exclusive */
                 until?: string;
-                limit: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -5386,6 +5441,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5535,7 +5594,7 @@ export interface operations {
     };
     listAuditEvents: {
         parameters: {
-            query: {
+            query?: {
                 actorId?: string;
                 /** @description one type or a comma list */
                 eventType?: string;
@@ -5543,7 +5602,10 @@ export interface operations {
                 since?: string;
                 /** @description exclusive */
                 until?: string;
-                limit: number;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -5554,6 +5616,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6349,7 +6415,12 @@ export interface operations {
     };
     listRequests: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -6362,6 +6433,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6747,7 +6822,12 @@ export interface operations {
     };
     listOutstandingItems: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6757,6 +6837,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8142,7 +8226,12 @@ export interface operations {
     };
     listTemplates: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -8152,6 +8241,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8659,7 +8752,12 @@ export interface operations {
     };
     listRecurringSchedules: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -8671,6 +8769,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9683,6 +9785,10 @@ export interface operations {
             query?: {
                 itemId?: string;
                 requestId?: string;
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -9695,6 +9801,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11147,7 +11257,12 @@ export interface operations {
     };
     listPortalFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Rows per page (default 100, at most 500) */
+                limit?: number;
+                /** @description Opaque: the X-Next-Cursor (or the Link rel="next") of the previous page of this same list */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 clientId: string;
@@ -11159,6 +11274,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description RFC 8288: `<url>; rel="next"` (this list, same filters, the next cursor); absent on the last page */
+                    link?: string;
+                    /** @description The cursor of the next page; absent on the last page */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -64,3 +64,31 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   }
   return result.data;
 }
+
+/** A page of a list as openapi-fetch returns it: the body, and the response whose headers name the next page. */
+type PageResult<B> = { data?: B; error?: unknown; response: Response };
+
+/** The API's largest page; lists the UI shows whole are read this many rows at a time. */
+export const MAX_PAGE_LIMIT = 500;
+/** A bound on what one list may pull into the browser (20 pages of 500). */
+const MAX_PAGES = 20;
+
+/**
+ * Every row of a paged list (pickers and lists the UI shows whole): reads pages of 500 and
+ * follows each response's `X-Next-Cursor` until the last page (the same origin, so the
+ * header is readable). Stops after MAX_PAGES pages rather than pull an unbounded set.
+ */
+export async function allPages<B, T>(
+  read: (query: { limit: number; cursor?: string }) => Promise<PageResult<B>>,
+  rows: (body: B) => T[],
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const result: PageResult<B> = await read(cursor === null ? { limit: MAX_PAGE_LIMIT } : { limit: MAX_PAGE_LIMIT, cursor });
+    all.push(...rows(unwrap(result)));
+    cursor = result.response.headers.get('x-next-cursor');
+    if (cursor === null) break;
+  }
+  return all;
+}

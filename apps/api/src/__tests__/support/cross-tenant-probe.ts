@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { App } from '../../app.ts';
 import type { RouteTableEntry } from '../../plugins/scope-enforcer.ts';
+import { cursorScope, sampleCursor } from '../../routes/pagination.ts';
 import { multipartFile } from './http.ts';
 
 /*
@@ -10,6 +11,12 @@ import { multipartFile } from './http.ts';
  * route as every wrong actor. Anything but the expected refusal, any 5xx, and any victim
  * value in a response body or header is a finding. A parameter the probe cannot fill is a
  * finding too: a new route must never be skipped silently.
+ *
+ * A list route (one that takes a `cursor`) is probed again with cursors: a cursor minted for
+ * the victim's client at the victim's URL and at the actor's own URL, and one minted for the
+ * actor's own client at the victim's URL. A cursor of another client must be refused — at the
+ * actor's own URL, where the actor may list its own rows, with exactly 400 — and no victim row
+ * may come back. A list whose cursor the probe cannot mint is a finding as well.
  */
 
 /** A value that must never reach a given actor, with a label for readable findings. */
@@ -46,8 +53,11 @@ export interface ProbeFixture {
   actors: readonly ProbeActor[];
 }
 
-/** 'victim-url': every id is the victim's. 'own-url': :clientId is the actor's own client, every other id the victim's. */
-export type ProbeVariant = 'victim-url' | 'own-url';
+/**
+ * 'victim-url': every id is the victim's. 'own-url': :clientId is the actor's own client, every other id the victim's.
+ * The cursor variants (list routes only) add a `cursor` minted for the victim's client or for the actor's own.
+ */
+export type ProbeVariant = 'victim-url' | 'own-url' | 'victim-url+victim-cursor' | 'victim-url+own-cursor' | 'own-url+victim-cursor';
 
 export interface ProbeObservation {
   route: string;
@@ -93,6 +103,7 @@ interface JsonSchema {
 }
 
 interface OpenApiOperation {
+  operationId?: string;
   parameters?: { in: string; name: string; required?: boolean; schema?: JsonSchema }[];
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
 }
@@ -183,12 +194,29 @@ function sampleString(schema: JsonSchema, key: string, ids: Readonly<Record<stri
  * kind (e.g. GET /api/portal/clients/:clientId/request for a contact of that client), where
  * it legitimately sees its own data: 2xx (or 404) then, still without any victim value.
  */
-function expectedStatuses(route: RouteTableEntry, actor: ProbeActor, urlClientId: string): (status: number) => boolean {
+function expectedStatuses(
+  route: RouteTableEntry,
+  actor: ProbeActor,
+  urlClientId: string,
+  cursorClientId: string | null,
+): (status: number) => boolean {
   const namesOnlyTheClient = paramNames(route.url).every((name) => name === 'clientId');
   const admitted = actor.kind !== 'anonymous' && route.actors.includes(actor.kind) && !route.adminOnly;
   const ownData = actor.refusal === 404 && actor.homeClientId === urlClientId && namesOnlyTheClient && admitted;
+  // Its own list, paged with another client's cursor: the cursor is refused, exactly 400.
+  if (ownData && cursorClientId !== null && cursorClientId !== urlClientId) return (status) => status === 400;
   if (ownData) return (status) => (status >= 200 && status < 300) || status === 404;
   return (status) => status === actor.refusal;
+}
+
+/** Whether a route is a paged list: its operation takes a `cursor` query parameter. */
+export function isListOperation(operation: { parameters?: { in: string; name: string }[] } | undefined): boolean {
+  return operation?.parameters?.some((parameter) => parameter.in === 'query' && parameter.name === 'cursor') ?? false;
+}
+
+/** The route's path parameters as the URL fills them, for the cursor's scope. */
+function pathValues(url: string, values: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(paramNames(url).map((name) => [name, values[name] as string]));
 }
 
 function leaksIn(
@@ -222,14 +250,41 @@ export async function probe(app: App, fixture: ProbeFixture, options: ProbeOptio
       continue;
     }
     const operation = operationOf(paths, route);
+    const list = isListOperation(operation);
+    // A cursor of this list for a client (the other path ids are the victim's), or null when the probe cannot mint one.
+    const cursorFor = (clientId: string) =>
+      sampleCursor(operation?.operationId ?? '', cursorScope(pathValues(route.url, { ...fixture.ids, clientId }), null));
+    if (list && cursorFor(fixture.victimClientId) === null) {
+      findings.push({
+        route: name,
+        kind: 'unfillable-param',
+        actor: null,
+        variant: null,
+        status: null,
+        detail: `the probe cannot mint a cursor for ${operation?.operationId ?? 'this operation'}; page it with routes/pagination.ts`,
+      });
+      continue;
+    }
 
     for (const actor of fixture.actors) {
-      const variants: ProbeVariant[] = ['victim-url'];
-      if (actor.refusal === 404 && actor.homeClientId !== null && actor.homeClientId !== fixture.victimClientId) variants.push('own-url');
-      for (const variant of variants) {
-        const urlClientId = variant === 'own-url' ? (actor.homeClientId as string) : fixture.victimClientId;
+      const foreignHome = actor.refusal === 404 && actor.homeClientId !== null && actor.homeClientId !== fixture.victimClientId;
+      const home = actor.homeClientId as string;
+      const victimId = fixture.victimClientId;
+      const variants: { variant: ProbeVariant; urlClientId: string; cursorClientId: string | null }[] = [
+        { variant: 'victim-url', urlClientId: victimId, cursorClientId: null },
+      ];
+      if (foreignHome) variants.push({ variant: 'own-url', urlClientId: home, cursorClientId: null });
+      if (list) {
+        variants.push({ variant: 'victim-url+victim-cursor', urlClientId: victimId, cursorClientId: victimId });
+        if (foreignHome) {
+          variants.push({ variant: 'victim-url+own-cursor', urlClientId: victimId, cursorClientId: home });
+          variants.push({ variant: 'own-url+victim-cursor', urlClientId: home, cursorClientId: victimId });
+        }
+      }
+      for (const { variant, urlClientId, cursorClientId } of variants) {
         const values = { ...fixture.ids, clientId: urlClientId };
         const query = new URLSearchParams();
+        if (cursorClientId !== null) query.set('cursor', cursorFor(cursorClientId) as string);
         for (const parameter of operation?.parameters ?? []) {
           if (parameter.in !== 'query') continue;
           const id = fixture.ids[parameter.name];
@@ -267,8 +322,10 @@ export async function probe(app: App, fixture: ProbeFixture, options: ProbeOptio
         const at = { route: name, actor: actor.name, variant, status };
         if (status >= 500) {
           findings.push({ ...at, kind: 'server-error', detail: `${url} answered ${status}: ${response.body.slice(0, 300)}` });
-        } else if (!expectedStatuses(route, actor, urlClientId)(status)) {
-          findings.push({ ...at, kind: 'unexpected-status', detail: `${url} answered ${status}, expected ${actor.refusal}` });
+        } else if (!expectedStatuses(route, actor, urlClientId, cursorClientId)(status)) {
+          const expected =
+            cursorClientId !== null && cursorClientId !== urlClientId && urlClientId === actor.homeClientId ? 400 : actor.refusal;
+          findings.push({ ...at, kind: 'unexpected-status', detail: `${url} answered ${status}, expected ${expected}` });
         }
         const leaked = leaksIn(response, actor.forbidden);
         if (leaked.length > 0) {

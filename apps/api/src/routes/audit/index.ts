@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import { AppError } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, Timestamp, Uuid } from '../schemas.ts';
 
 export const AuditEventView = Type.Object(
@@ -21,20 +22,16 @@ export const AuditEventView = Type.Object(
   { additionalProperties: false },
 );
 
-const AuditQuery = Type.Object(
-  {
-    actorId: Type.Optional(Uuid),
-    eventType: Type.Optional(
-      Type.String({ maxLength: 2_000, pattern: '^\\s*[a-z0-9_.]+\\s*(,\\s*[a-z0-9_.]+\\s*)*$', description: 'one type or a comma list' }),
-    ),
-    since: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive' })),
-    until: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
-  },
-  { additionalProperties: false },
-);
+const AuditQuery = pageQuery({
+  actorId: Type.Optional(Uuid),
+  eventType: Type.Optional(
+    Type.String({ maxLength: 2_000, pattern: '^\\s*[a-z0-9_.]+\\s*(,\\s*[a-z0-9_.]+\\s*)*$', description: 'one type or a comma list' }),
+  ),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),
+});
 
-const AuditList = Type.Object({ events: Type.Array(AuditEventView) }, { additionalProperties: false });
+const AuditList = pagedBody({ events: Type.Array(AuditEventView) });
 
 /** The filters every audit listing shares; only those given narrow it (strictUndefinedChecks). */
 function auditWhere(query: Static<typeof AuditQuery>) {
@@ -83,7 +80,9 @@ function auditEventView(e: AuditRow) {
   };
 }
 
-const NEWEST_FIRST = [{ occurredAt: 'desc' as const }, { id: 'desc' as const }];
+// Newest first: (occurred_at, id) descending. Two lists, two cursors: one list's cursor is refused on the other.
+const CLIENT_AUDIT_PAGE = pager('listClientAuditEvents', 'desc', [{ field: 'occurredAt', kind: 'time' }]);
+const FIRM_AUDIT_PAGE = pager('listAuditEvents', 'desc', [{ field: 'occurredAt', kind: 'time' }]);
 
 /**
  * Reading the audit trail writes nothing to it. Auditing these reads would make every
@@ -104,14 +103,13 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: AuditList, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       // The scoped client and RLS confine this to the asserted client's events; firm-wide
       // events (client_id NULL) are never among them.
-      const rows = await tenantDb(request).auditEvent.findMany({
-        where: auditWhere(request.query),
-        orderBy: NEWEST_FIRST,
-        take: request.query.limit,
-      });
+      const where = auditWhere(request.query);
+      const rows = await readPage(request, reply, CLIENT_AUDIT_PAGE, (page) =>
+        tenantDb(request).auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
+      );
       return { events: rows.map(auditEventView) };
     },
   );
@@ -128,14 +126,13 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: AuditList, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       // Admin only: runs as spade_firm_admin, whose policy admits every client's events and the
       // firm-wide ones (client_id NULL).
-      const rows = await firmDb(request).auditEvent.findMany({
-        where: auditWhere(request.query),
-        orderBy: NEWEST_FIRST,
-        take: request.query.limit,
-      });
+      const where = auditWhere(request.query);
+      const rows = await readPage(request, reply, FIRM_AUDIT_PAGE, (page) =>
+        firmDb(request).auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
+      );
       return { events: rows.map(auditEventView) };
     },
   );

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 const ClientStatus = Type.Union([Type.Literal('active'), Type.Literal('archived')]);
@@ -22,6 +23,8 @@ function view(client: { id: string; name: string; uen: string | null; status: st
   };
 }
 
+const CLIENTS_PAGE = pager('listClients', 'asc', [{ field: 'name', kind: 'text' }]);
+
 const clients: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/clients',
@@ -29,15 +32,18 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'staff-only' },
       schema: {
         operationId: 'listClients',
-        summary: 'List the clients the caller serves',
-        response: { 200: Type.Object({ clients: Type.Array(ClientView) }, { additionalProperties: false }), ...errors },
+        summary: 'List the clients the caller serves (by name, a page at a time)',
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ clients: Type.Array(ClientView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = firmDb(request);
       // RLS admits exactly the clients this staff member may see (admins: all). Decoy tenants
       // are left out: nothing legitimate lists them (docs/detection.md).
-      const rows = await db.client.findMany({ where: { isDecoy: false }, orderBy: { name: 'asc' } });
+      const rows = await readPage(request, reply, CLIENTS_PAGE, (page) =>
+        db.client.findMany({ ...page, where: { AND: [{ isDecoy: false }, page.where] } }),
+      );
       // One cross_tenant_read per client whose data this list returned.
       await request.auditMany(
         rows.map((client) => ({

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, NonBlank, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 const Name = NonBlank(200);
@@ -49,6 +50,8 @@ function rethrowDuplicate(error: unknown): never {
   throw error;
 }
 
+const CONTACTS_PAGE = pager('listContacts', 'asc', [{ field: 'name', kind: 'text' }]);
+
 const contacts: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/clients/:clientId/contacts',
@@ -56,13 +59,16 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'client-scoped' },
       schema: {
         operationId: 'listContacts',
-        summary: "List a client's contacts",
+        summary: "List a client's contacts (by name, a page at a time)",
         params: ClientParams,
-        response: { 200: Type.Object({ contacts: Type.Array(ContactView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ contacts: Type.Array(ContactView) }), ...errors },
       },
     },
-    async (request) => {
-      const rows = await tenantDb(request).contact.findMany({ where: { deletedAt: null }, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+    async (request, reply) => {
+      const rows = await readPage(request, reply, CONTACTS_PAGE, (page) =>
+        tenantDb(request).contact.findMany({ ...page, where: { AND: [{ deletedAt: null }, page.where] } }),
+      );
       // Every read of a contact is audited, in lists too.
       await request.auditMany(
         rows.map((contact) => ({ eventType: 'contact.read', entityType: 'contact', entityId: contact.id, data: { via: 'list' } })),

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 const Kind = Type.Union([
@@ -60,6 +61,14 @@ export function cycleView(c: CycleRow) {
 const CycleParams = Type.Object({ clientId: Uuid, cycleId: Uuid }, { additionalProperties: false });
 const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
 
+// Undated cycles come last (NULLS LAST, PostgreSQL's default for ascending), then by creation.
+const CYCLES_PAGE = pager('listCycles', 'asc', [
+  { field: 'dueDate', kind: 'day', nullable: true },
+  { field: 'createdAt', kind: 'time' },
+]);
+// Only dated cycles are due soon.
+const DUE_SOON_PAGE = pager('listCyclesDueSoon', 'asc', [{ field: 'dueDate', kind: 'day', nullable: true }]);
+
 const cycles: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/clients/:clientId/cycles',
@@ -67,18 +76,17 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'client-scoped' },
       schema: {
         operationId: 'listCycles',
-        summary: "List a client's cycles",
+        summary: "List a client's cycles (by due date, undated last, a page at a time)",
         params: ClientParams,
-        querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({ status: Type.Optional(Status) }),
+        response: { 200: pagedBody({ cycles: Type.Array(CycleView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = tenantDb(request);
-      const rows = await db.cycle.findMany({
-        where: request.query.status ? { status: request.query.status } : {},
-        orderBy: [{ dueDate: 'asc' }, { createdAt: 'asc' }],
-      });
+      const rows = await readPage(request, reply, CYCLES_PAGE, (page) =>
+        db.cycle.findMany({ ...page, where: { AND: [request.query.status ? { status: request.query.status } : {}, page.where] } }),
+      );
       // Every read of a cycle is audited, in lists too.
       await request.auditMany(
         rows.map((cycle) => ({ eventType: 'cycle.read', entityType: 'cycle', entityId: cycle.id, data: { via: 'list' } })),
@@ -187,21 +195,22 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'staff-only' },
       schema: {
         operationId: 'listCyclesDueSoon',
-        summary: 'Cycles due soon across the clients the caller serves',
-        querystring: Type.Object({ days: Type.Integer({ minimum: 1, maximum: 365, default: 14 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ cycles: Type.Array(CycleView) }, { additionalProperties: false }), ...errors },
+        summary: 'Cycles due soon across the clients the caller serves (by due date, a page at a time)',
+        querystring: pageQuery({ days: Type.Integer({ minimum: 1, maximum: 365, default: 14 }) }),
+        response: { 200: pagedBody({ cycles: Type.Array(CycleView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = firmDb(request);
       const until = new Date(Date.now() + request.query.days * 86_400_000);
       // RLS admits only the clients this staff member serves.
-      const rows = await db.cycle.findMany({
-        // Decoy tenants' cycles are left out of the firm's lists (docs/detection.md).
-        where: { status: { not: 'closed' }, dueDate: { lte: until }, client: { isDecoy: false } },
-        orderBy: { dueDate: 'asc' },
-        take: 500,
-      });
+      const rows = await readPage(request, reply, DUE_SOON_PAGE, (page) =>
+        db.cycle.findMany({
+          ...page,
+          // Decoy tenants' cycles are left out of the firm's lists (docs/detection.md).
+          where: { AND: [{ status: { not: 'closed' }, dueDate: { lte: until }, client: { isDecoy: false } }, page.where] },
+        }),
+      );
       // One cross_tenant_read per client whose data this list returned.
       const perClient = new Map<string, string[]>();
       for (const row of rows) perClient.set(row.clientId, [...(perClient.get(row.clientId) ?? []), row.id]);

@@ -5,6 +5,7 @@ import { notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { type StoredFileRow, sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 export const FileView = Type.Object(
@@ -45,6 +46,8 @@ const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }
 const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
 const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
 
+const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+
 const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/requests/:requestId/items/:itemId/files',
@@ -84,23 +87,22 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       config: { routeScope: 'client-scoped' },
       schema: {
         operationId: 'listFiles',
-        summary: "List a client's files",
+        summary: "List a client's files (oldest first, a page at a time)",
         params: ClientParams,
-        querystring: Type.Object({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }),
+        response: { 200: pagedBody({ files: Type.Array(FileView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { itemId, requestId } = request.query;
-      const rows = await tenantDb(request).file.findMany({
-        where: {
-          deletedAt: null,
-          ...(itemId !== undefined && { requestItemId: itemId }),
-          ...(requestId !== undefined && { item: { cycleRequestId: requestId } }),
-        },
-        orderBy: { createdAt: 'asc' },
-        take: 1_000,
-      });
+      const filter = {
+        deletedAt: null,
+        ...(itemId !== undefined && { requestItemId: itemId }),
+        ...(requestId !== undefined && { item: { cycleRequestId: requestId } }),
+      };
+      const rows = await readPage(request, reply, FILES_PAGE, (page) =>
+        tenantDb(request).file.findMany({ ...page, where: { AND: [filter, page.where] } }),
+      );
       return { files: rows.map(fileView) };
     },
   );

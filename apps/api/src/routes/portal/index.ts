@@ -12,6 +12,7 @@ import { enqueueStaffDigest } from '../../services/outbox.ts';
 import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actor.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
 import { ErrorBody, errors, isoDate, Ok, Timestamp, Uuid } from '../schemas.ts';
 
@@ -118,6 +119,8 @@ async function notifyStaffWhenComplete(db: ScopedTx, clientId: string, requestId
   });
   if (claimed.count === 1) await enqueueStaffDigest(db, { clientId, cycleRequestId: requestId });
 }
+
+const PORTAL_FILES_PAGE = pager('listPortalFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 
 const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
   app.get(
@@ -362,13 +365,16 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       config: CONTACT_ONLY,
       schema: {
         operationId: 'listPortalFiles',
-        summary: 'The files the contact uploaded',
+        summary: 'The files the contact uploaded (oldest first, a page at a time)',
         params: ClientParams,
-        response: { 200: Type.Object({ files: Type.Array(FileView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ files: Type.Array(FileView) }), ...errors },
       },
     },
-    async (request) => {
-      const rows = await tenantDb(request).file.findMany({ where: ownUploads(request), orderBy: { createdAt: 'asc' }, take: 1_000 });
+    async (request, reply) => {
+      const rows = await readPage(request, reply, PORTAL_FILES_PAGE, (page) =>
+        tenantDb(request).file.findMany({ ...page, where: { AND: [ownUploads(request), page.where] } }),
+      );
       return { files: rows.map(fileView) };
     },
   );

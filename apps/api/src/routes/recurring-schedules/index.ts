@@ -4,6 +4,7 @@ import { AppError, notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { firstRunOnOrAfter } from '../../services/recurring.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, iso, isoDate, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**
@@ -78,6 +79,8 @@ function singaporeToday(): Date {
   return new Date(Date.UTC(sg.getUTCFullYear(), sg.getUTCMonth(), sg.getUTCDate()));
 }
 
+const SCHEDULES_PAGE = pager('listRecurringSchedules', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+
 const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/clients/:clientId/recurring-schedules',
@@ -130,11 +133,12 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listRecurringSchedules',
         summary: "List a client's recurring request schedules",
         params: ClientParams,
-        response: { 200: Type.Object({ schedules: Type.Array(ScheduleView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ schedules: Type.Array(ScheduleView) }), ...errors },
       },
     },
-    async (request) => {
-      const rows = await tenantDb(request).recurringSchedule.findMany({ orderBy: { createdAt: 'asc' }, take: 500 });
+    async (request, reply) => {
+      const rows = await readPage(request, reply, SCHEDULES_PAGE, (page) => tenantDb(request).recurringSchedule.findMany(page));
       return { schedules: rows.map(scheduleView) };
     },
   );

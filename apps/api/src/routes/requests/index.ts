@@ -9,6 +9,7 @@ import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../servi
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);
@@ -268,6 +269,10 @@ const ReviewBody = Type.Object(
   { additionalProperties: false },
 );
 
+const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+// The console home: a page of the clients served that have open requests, by name.
+const OUTSTANDING_PAGE = pager('listOutstandingItems', 'asc', [{ field: 'name', kind: 'text' }]);
+
 const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/cycles/:cycleId/requests',
@@ -344,20 +349,19 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       config: { routeScope: 'client-scoped' },
       schema: {
         operationId: 'listRequests',
-        summary: "List a cycle's requests",
+        summary: "List a cycle's requests (oldest first, a page at a time)",
         params: CycleParams,
-        response: { 200: Type.Object({ requests: Type.Array(RequestView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ requests: Type.Array(RequestView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = tenantDb(request);
       const cycle = await db.cycle.findUnique({ where: { id: request.params.cycleId }, select: { id: true } });
       if (!cycle) throw notFound();
-      const rows = await db.cycleRequest.findMany({
-        where: { cycleId: cycle.id },
-        select: REQUEST_COLUMNS,
-        orderBy: { createdAt: 'asc' },
-      });
+      const rows = await readPage(request, reply, REQUESTS_PAGE, (page) =>
+        db.cycleRequest.findMany({ ...page, where: { AND: [{ cycleId: cycle.id }, page.where] }, select: REQUEST_COLUMNS }),
+      );
       const counts = await db.requestItem.groupBy({
         by: ['cycleRequestId'],
         where: { cycleRequestId: { in: rows.map((r) => r.id) } },
@@ -377,38 +381,52 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       config: { routeScope: 'staff-only' },
       schema: {
         operationId: 'listOutstandingItems',
-        summary: 'Open requests and outstanding items per client served (the console home)',
+        summary: 'Open requests and outstanding items per client served (the console home; by client name, a page at a time)',
+        querystring: pageQuery({}),
         response: {
-          200: Type.Object(
-            {
-              clients: Type.Array(
-                Type.Object(
-                  { clientId: Uuid, openRequests: Type.Integer({ minimum: 0 }), outstandingItems: Type.Integer({ minimum: 0 }) },
-                  { additionalProperties: false },
-                ),
+          200: pagedBody({
+            clients: Type.Array(
+              Type.Object(
+                { clientId: Uuid, openRequests: Type.Integer({ minimum: 0 }), outstandingItems: Type.Integer({ minimum: 0 }) },
+                { additionalProperties: false },
               ),
-            },
-            { additionalProperties: false },
-          ),
+            ),
+          }),
           ...errors,
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       // The console's home: per client served, open requests and the items still to do or rejected.
-      // RLS admits only this staff member's clients (admins: all).
+      // RLS admits only this staff member's clients (admins: all). A page of the clients with an
+      // open request (outstanding items belong to open requests), then the counts of those.
       const db = firmDb(request);
-      const open = await db.cycleRequest.groupBy({ by: ['clientId'], where: { status: 'open' }, _count: { _all: true } });
-      const outstanding = await db.requestItem.groupBy({
+      const page = await readPage(request, reply, OUTSTANDING_PAGE, (args) =>
+        db.client.findMany({
+          ...args,
+          where: { AND: [{ requests: { some: { status: 'open' } } }, args.where] },
+          select: { id: true, name: true },
+        }),
+      );
+      const clientIds = page.map((client) => client.id);
+      const open = await db.cycleRequest.groupBy({
         by: ['clientId'],
-        where: { status: { in: ['pending', 'rejected'] }, request: { status: 'open' } },
+        where: { status: 'open', clientId: { in: clientIds } },
         _count: { _all: true },
       });
-      const byClient = new Map(open.map((row) => [row.clientId, { openRequests: row._count._all, outstandingItems: 0 }]));
-      for (const row of outstanding) {
-        const entry = byClient.get(row.clientId) ?? { openRequests: 0, outstandingItems: 0 };
-        byClient.set(row.clientId, { ...entry, outstandingItems: row._count._all });
-      }
+      const outstanding = await db.requestItem.groupBy({
+        by: ['clientId'],
+        where: { clientId: { in: clientIds }, status: { in: ['pending', 'rejected'] }, request: { status: 'open' } },
+        _count: { _all: true },
+      });
+      const openOf = new Map(open.map((row) => [row.clientId, row._count._all]));
+      const outstandingOf = new Map(outstanding.map((row) => [row.clientId, row._count._all]));
+      const byClient = new Map(
+        clientIds.map((clientId) => [
+          clientId,
+          { openRequests: openOf.get(clientId) ?? 0, outstandingItems: outstandingOf.get(clientId) ?? 0 },
+        ]),
+      );
       await request.auditMany(
         [...byClient.keys()].map((clientId) => ({
           eventType: 'cross_tenant_read',

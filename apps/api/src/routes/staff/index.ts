@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { resetSecondFactor } from '../../services/token-lookups.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
 
 /**
@@ -50,6 +51,9 @@ async function requireStaffUser(db: TxClient, staffUserId: string) {
   return user;
 }
 
+const STAFF_PAGE = pager('listStaffUsers', 'asc', [{ field: 'name', kind: 'text' }]);
+const ASSIGNMENTS_PAGE = pager('listAssignments', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+
 const staff: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/staff-users',
@@ -57,12 +61,15 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'staff-only', adminOnly: true },
       schema: {
         operationId: 'listStaffUsers',
-        summary: 'List staff users (admin)',
-        response: { 200: Type.Object({ staffUsers: Type.Array(StaffUserView) }, { additionalProperties: false }), ...errors },
+        summary: 'List staff users (admin; by name, a page at a time)',
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ staffUsers: Type.Array(StaffUserView) }), ...errors },
       },
     },
-    async (request) => {
-      const rows = await firmDb(request).staffUser.findMany({ select: STAFF_USER_FIELDS, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+    async (request, reply) => {
+      const rows = await readPage(request, reply, STAFF_PAGE, (page) =>
+        firmDb(request).staffUser.findMany({ ...page, select: STAFF_USER_FIELDS }),
+      );
       // Staff users are firm-wide records: one firm-wide event for the listing.
       await request.audit({
         eventType: 'staff_user.read',
@@ -129,17 +136,20 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listAssignments',
         summary: "List a staff member's client assignments (admin)",
         params: StaffUserParams,
-        response: { 200: Type.Object({ assignments: Type.Array(AssignmentView) }, { additionalProperties: false }), ...errors },
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ assignments: Type.Array(AssignmentView) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const db = firmDb(request);
       await requireStaffUser(db, request.params.staffUserId);
-      const rows = await db.staffClientAssignment.findMany({
-        where: { staffUserId: request.params.staffUserId },
-        include: { client: { select: { name: true } } },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      });
+      const rows = await readPage(request, reply, ASSIGNMENTS_PAGE, (page) =>
+        db.staffClientAssignment.findMany({
+          ...page,
+          where: { AND: [{ staffUserId: request.params.staffUserId }, page.where] },
+          include: { client: { select: { name: true } } },
+        }),
+      );
       // Assignments are rows of several clients: one cross_tenant_read per client returned.
       await request.auditMany(
         rows.map((row) => ({

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**
@@ -90,6 +91,8 @@ function templateView(t: TemplateRow) {
 
 const TemplateParams = Type.Object({ templateId: Uuid }, { additionalProperties: false });
 
+const TEMPLATES_PAGE = pager('listTemplates', 'asc', [{ field: 'name', kind: 'text' }]);
+
 const templates: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/templates',
@@ -97,12 +100,15 @@ const templates: FastifyPluginAsyncTypebox = async (app) => {
       config: { routeScope: 'staff-only' },
       schema: {
         operationId: 'listTemplates',
-        summary: 'List request templates',
-        response: { 200: Type.Object({ templates: Type.Array(TemplateView) }, { additionalProperties: false }), ...errors },
+        summary: 'List request templates (by name, a page at a time)',
+        querystring: pageQuery({}),
+        response: { 200: pagedBody({ templates: Type.Array(TemplateView) }), ...errors },
       },
     },
-    async (request) => {
-      const rows = await firmDb(request).requestTemplate.findMany({ where: { archivedAt: null }, orderBy: { name: 'asc' }, take: 500 });
+    async (request, reply) => {
+      const rows = await readPage(request, reply, TEMPLATES_PAGE, (page) =>
+        firmDb(request).requestTemplate.findMany({ ...page, where: { AND: [{ archivedAt: null }, page.where] } }),
+      );
       return { templates: rows.map(templateView) };
     },
   );

@@ -1,5 +1,5 @@
-import { QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { createApiClient, type ResponseOf, unwrap } from '../../lib/api-client.ts';
+import { infiniteQueryOptions, QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { allPages, createApiClient, type ResponseOf, unwrap } from '../../lib/api-client.ts';
 
 let csrfToken: string | null = null;
 const listeners = new Set<() => void>();
@@ -90,11 +90,29 @@ export function useWrite<TVariables, TResult>(fn: (variables: TVariables) => Pro
 }
 
 export const queries = {
-  clients: () => ({ queryKey: ['clients'], queryFn: async () => unwrap(await api.GET('/api/clients')).clients }),
-  outstanding: () => ({ queryKey: ['outstanding'], queryFn: async () => unwrap(await api.GET('/api/outstanding-items')).clients }),
+  clients: () => ({
+    queryKey: ['clients'],
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/clients', { params: { query } }),
+        (body) => body.clients,
+      ),
+  }),
+  outstanding: () => ({
+    queryKey: ['outstanding'],
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/outstanding-items', { params: { query } }),
+        (body) => body.clients,
+      ),
+  }),
   dueSoon: () => ({
     queryKey: ['due-soon'],
-    queryFn: async () => unwrap(await api.GET('/api/cycles/due-soon', { params: { query: { days: 30 } } })).cycles,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/cycles/due-soon', { params: { query: { days: 30, ...query } } }),
+        (body) => body.cycles,
+      ),
   }),
   client: (clientId: string) => ({
     queryKey: ['client', clientId],
@@ -102,16 +120,27 @@ export const queries = {
   }),
   contacts: (clientId: string) => ({
     queryKey: ['contacts', clientId],
-    queryFn: async () => unwrap(await api.GET('/api/clients/{clientId}/contacts', { params: { path: { clientId } } })).contacts,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/clients/{clientId}/contacts', { params: { path: { clientId }, query } }),
+        (body) => body.contacts,
+      ),
   }),
   cycles: (clientId: string) => ({
     queryKey: ['cycles', clientId],
-    queryFn: async () => unwrap(await api.GET('/api/clients/{clientId}/cycles', { params: { path: { clientId }, query: {} } })).cycles,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/clients/{clientId}/cycles', { params: { path: { clientId }, query } }),
+        (body) => body.cycles,
+      ),
   }),
   requests: (clientId: string, cycleId: string) => ({
     queryKey: ['requests', clientId, cycleId],
-    queryFn: async () =>
-      unwrap(await api.GET('/api/clients/{clientId}/cycles/{cycleId}/requests', { params: { path: { clientId, cycleId } } })).requests,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/clients/{clientId}/cycles/{cycleId}/requests', { params: { path: { clientId, cycleId }, query } }),
+        (body) => body.requests,
+      ),
   }),
   request: (clientId: string, requestId: string) => ({
     queryKey: ['request', clientId, requestId],
@@ -120,28 +149,45 @@ export const queries = {
   }),
   files: (clientId: string, requestId?: string) => ({
     queryKey: ['files', clientId, requestId ?? 'all'],
-    queryFn: async () =>
-      unwrap(await api.GET('/api/clients/{clientId}/files', { params: { path: { clientId }, query: requestId ? { requestId } : {} } }))
-        .files,
+    queryFn: () =>
+      allPages(
+        (query) =>
+          api.GET('/api/clients/{clientId}/files', {
+            params: { path: { clientId }, query: { ...query, ...(requestId && { requestId }) } },
+          }),
+        (body) => body.files,
+      ),
   }),
-  audit: (clientId: string, filters: { eventType?: string; since?: string; until?: string }) => ({
-    queryKey: ['audit', clientId, filters],
-    queryFn: async () =>
-      unwrap(
-        await api.GET('/api/clients/{clientId}/audit-events', {
+  /** The audit trail a page (200 events) at a time, newest first: the next page follows its X-Next-Cursor ("Load more"). */
+  audit: (clientId: string, filters: { eventType?: string; since?: string; until?: string }) =>
+    infiniteQueryOptions({
+      queryKey: ['audit', clientId, filters],
+      initialPageParam: null as string | null,
+      queryFn: async ({ pageParam }) => {
+        const result = await api.GET('/api/clients/{clientId}/audit-events', {
           params: {
             path: { clientId },
             query: {
               limit: 200,
+              ...(pageParam !== null && { cursor: pageParam }),
               ...(filters.eventType && { eventType: filters.eventType }),
               ...(filters.since && { since: new Date(`${filters.since}T00:00:00`).toISOString() }),
               ...(filters.until && { until: new Date(`${filters.until}T00:00:00`).toISOString() }),
             },
           },
-        }),
-      ).events,
+        });
+        return { events: unwrap(result).events, next: result.response.headers.get('x-next-cursor') };
+      },
+      getNextPageParam: (page) => page.next,
+    }),
+  staffUsers: () => ({
+    queryKey: ['staff-users'],
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/staff-users', { params: { query } }),
+        (body) => body.staffUsers,
+      ),
   }),
-  staffUsers: () => ({ queryKey: ['staff-users'], queryFn: async () => unwrap(await api.GET('/api/staff-users')).staffUsers }),
   // The incident console (admins): re-read every minute, so a freeze or a new alert shows up.
   incidents: () => ({
     queryKey: ['admin-incidents'],
@@ -160,8 +206,11 @@ export const queries = {
   }),
   assignments: (staffUserId: string) => ({
     queryKey: ['assignments', staffUserId],
-    queryFn: async () =>
-      unwrap(await api.GET('/api/staff-users/{staffUserId}/assignments', { params: { path: { staffUserId } } })).assignments,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/staff-users/{staffUserId}/assignments', { params: { path: { staffUserId }, query } }),
+        (body) => body.assignments,
+      ),
   }),
 };
 

@@ -1,5 +1,5 @@
 import { QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { createApiClient, type ResponseOf, unwrap } from '../../lib/api-client.ts';
+import { allPages, createApiClient, type ResponseOf, unwrap } from '../../lib/api-client.ts';
 import { forgetSession, readSession, saveSession } from './session.ts';
 
 /** Fired on any 401: the session ended (expired, rotated, cancelled, logged out). */
@@ -68,7 +68,11 @@ export function usePortalRequest(clientId: string) {
 export function useOwnFiles(clientId: string) {
   return useQuery({
     queryKey: ['files', clientId],
-    queryFn: async () => unwrap(await api.GET('/api/portal/clients/{clientId}/files', { params: { path: { clientId } } })).files,
+    queryFn: () =>
+      allPages(
+        (query) => api.GET('/api/portal/clients/{clientId}/files', { params: { path: { clientId }, query } }),
+        (body) => body.files,
+      ),
   });
 }
 

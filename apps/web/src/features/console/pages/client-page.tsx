@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { StatusBadge } from '../../../components/status-badge.tsx';
@@ -383,7 +383,8 @@ function AuditTrail({ clientId }: { clientId: string }) {
   const [eventType, setEventType] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
-  const events = useQuery(queries.audit(clientId, { eventType, since, until }));
+  const events = useInfiniteQuery(queries.audit(clientId, { eventType, since, until }));
+  const rows = events.data?.pages.flatMap((page) => page.events) ?? [];
   return (
     <section aria-labelledby="audit-title">
       <h2 id="audit-title">Audit trail</h2>
@@ -418,7 +419,7 @@ function AuditTrail({ clientId }: { clientId: string }) {
             </tr>
           </thead>
           <tbody>
-            {(events.data ?? []).map((event) => (
+            {rows.map((event) => (
               <tr key={event.id}>
                 <td>{formatDateTime(event.occurredAt)}</td>
                 <td>{event.eventType}</td>
@@ -434,6 +435,11 @@ function AuditTrail({ clientId }: { clientId: string }) {
           </tbody>
         </table>
       </div>
+      {events.hasNextPage && (
+        <button type="button" onClick={() => void events.fetchNextPage()} disabled={events.isFetchingNextPage}>
+          {events.isFetchingNextPage ? 'Loading…' : 'Load older events'}
+        </button>
+      )}
     </section>
   );
 }
