@@ -47,7 +47,10 @@ async function due(requestId: string) {
   await t.owner.prisma.cycleRequest.update({ where: { id: requestId }, data: { nextReminderAt: new Date(Date.now() - 60_000) } });
 }
 
-const tick = () => runReminderScheduler({ db: t.db, now: NOW });
+// The scheduler's clock at each tick, read then (not at module load): the arrangements write
+// wall-clock and database times (expires_at = NOW(), a pause that just ended), and inside
+// Singapore business hours a clock read earlier would still be before them.
+const tick = () => runReminderScheduler({ db: t.db, now: nextBusinessTime(new Date()) });
 const remindersQueued = (requestId: string) =>
   t.owner.prisma.outboxMessage.count({ where: { cycleRequestId: requestId, kind: 'reminder' } });
 const reminderEvents = (requestId: string) =>

@@ -193,17 +193,19 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   async function recordFailure(claim: ClaimedMessage, attempts: number, error: DeliveryError): Promise<'retried' | 'failed'> {
     const final = error.permanent || attempts >= mail.maxAttempts;
     await db.inClientUnit(claim.clientId, async (tx) => {
+      // One clock reading: the next attempt is exactly one backoff after this update.
+      const at = now();
       const updated = await tx.outboxMessage.updateMany({
         where: { id: claim.id, lockedBy: id, status: 'sending' },
         data: final
-          ? { status: 'failed', lastError: error.message, lockedBy: null, lockedUntil: null, updatedAt: now() }
+          ? { status: 'failed', lastError: error.message, lockedBy: null, lockedUntil: null, updatedAt: at }
           : {
               status: 'pending',
               lastError: error.message,
-              nextAttemptAt: new Date(now().getTime() + retryDelayMs(attempts, mail.retryBaseMs, mail.retryCapMs)),
+              nextAttemptAt: new Date(at.getTime() + retryDelayMs(attempts, mail.retryBaseMs, mail.retryCapMs)),
               lockedBy: null,
               lockedUntil: null,
-              updatedAt: now(),
+              updatedAt: at,
             },
       });
       if (final && updated.count === 1) {
