@@ -117,7 +117,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
     // files: 2 so that a second file is seen and refused (400), not silently dropped.
     limits: { fileSize: config.upload.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
   });
-  await app.register(auth, { db: deps.db });
+  await app.register(auth, { db: deps.db, contactIdleMs: config.contactIdleMs });
   await app.register(scopeEnforcer, { enforceAtRequest: layers.routeScope });
   await app.register(openapi);
   await app.register(killSwitch, { db: deps.db, pollMs: config.killSwitchPollMs });

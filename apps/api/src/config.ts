@@ -22,6 +22,11 @@ export interface Config {
   firmName: string;
   staffSessionTtlMs: number;
   contactSessionTtlMs: number;
+  /**
+   * A contact session also ends after this long without a request (SPADE_CONTACT_IDLE_MINUTES,
+   * 30; SPADE_CONTACT_IDLE_SECONDS, when set, takes precedence — for tests and kiosks).
+   */
+  contactIdleMs: number;
   magicLinkTtlMs: number;
   upload: {
     maxBytes: number;
@@ -205,6 +210,9 @@ export function parseConfig(env: Env = process.env): Config {
     firmName: env.SPADE_FIRM_NAME || 'Spade Demo Accounting',
     staffSessionTtlMs: int(env, 'SPADE_STAFF_SESSION_HOURS', 12) * 3600_000,
     contactSessionTtlMs: int(env, 'SPADE_CONTACT_SESSION_HOURS', 4) * 3600_000,
+    contactIdleMs: env.SPADE_CONTACT_IDLE_SECONDS
+      ? int(env, 'SPADE_CONTACT_IDLE_SECONDS', 1_800) * 1_000
+      : int(env, 'SPADE_CONTACT_IDLE_MINUTES', 30) * 60_000,
     magicLinkTtlMs: int(env, 'SPADE_MAGIC_LINK_DAYS', 14) * 86_400_000,
     upload: {
       maxBytes: int(env, 'SPADE_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),

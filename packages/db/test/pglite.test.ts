@@ -74,6 +74,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0011_contact_idle',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -126,6 +127,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0011_contact_idle',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
