@@ -59,6 +59,15 @@ export interface Config {
   /** Slack incoming webhook for detection alerts (decoy touches, breadth alerts); null: recorded as skipped. */
   slackWebhookUrl: string | null;
   detection: DetectionConfig;
+  /** Bulk sends survive their process (docs/delivery.md). */
+  bulk: {
+    /** How often a running job renews its heartbeat (SPADE_BULK_HEARTBEAT_MS, 10 s). */
+    heartbeatMs: number;
+    /** A running job silent for this long is taken over by the delivery worker (SPADE_BULK_STALE_MS, 2 min). */
+    staleMs: number;
+    /** Taken over this many times without finishing: given up as failed (SPADE_BULK_MAX_RESUMES, 3). */
+    maxResumes: number;
+  };
 }
 
 /** Outgoing mail and its delivery worker (docs/delivery.md). */
@@ -263,6 +272,11 @@ export function parseConfig(env: Env = process.env): Config {
       staffBaselineWindows: int(env, 'SPADE_BREADTH_BASELINE_WINDOWS', 144),
       deniedBurstThreshold: int(env, 'SPADE_DENIED_BURST', 10),
       deniedBurstWindowMs: int(env, 'SPADE_DENIED_BURST_WINDOW_SECONDS', 60) * 1_000,
+    },
+    bulk: {
+      heartbeatMs: int(env, 'SPADE_BULK_HEARTBEAT_MS', 10_000),
+      staleMs: int(env, 'SPADE_BULK_STALE_MS', 120_000),
+      maxResumes: int(env, 'SPADE_BULK_MAX_RESUMES', 3, 0),
     },
   };
 }
