@@ -11,6 +11,7 @@ import alertDelivery from './plugins/alert-delivery.ts';
 import audit from './plugins/audit.ts';
 import auditSeal from './plugins/audit-seal.ts';
 import auth from './plugins/auth.ts';
+import background from './plugins/background.ts';
 import breadthAlerts from './plugins/breadth-alerts.ts';
 import decoyTripwire from './plugins/decoy-tripwire.ts';
 import delivery from './plugins/delivery.ts';
@@ -132,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(auditSeal, { db: deps.db, intervalMs: config.auditSealIntervalMs });
   if (layers.responseGuard) await app.register(responseGuard);
   await app.register(delivery, { db: deps.db, config, transport: deps.mailTransport });
+  await app.register(background);
   await app.register(routes, { config, db: deps.db });
   await app.register(webApp, { root: deps.webDir ?? DEFAULT_WEB_DIR });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);
