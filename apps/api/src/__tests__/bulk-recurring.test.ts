@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Prisma } from '@breezycorp/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recoverStaleBulkJobs } from '../services/bulk-requests.ts';
+import { recoverStaleBulkJobs, runBulkJob } from '../services/bulk-requests.ts';
 import { runRecurringScheduler } from '../services/delivery/recurring-scheduler.ts';
 import { firstRunOnOrAfter, nextRunAfter, periodOf } from '../services/recurring.ts';
 import { type Headers, send } from './support/http.ts';
@@ -202,6 +202,42 @@ describe('a bulk send whose process died', () => {
     expect(taken.map((job) => job.action)).toEqual(['resumed']);
     await taken[0]?.run;
     expect(await requestsOf(jobId, a)).toHaveLength(1);
+  });
+
+  it('a run that lost its lease (a stalled process whose job was taken over) finds what exists and writes nothing', async () => {
+    const [a] = (await makeClients(1)) as [string];
+    const period = '2026-11v';
+    const started = await call('POST', '/api/bulk-requests', admin, { templateId, clientIds: [a], cycle: { ...cycle, period } });
+    const jobId = started.json.jobId as string;
+    const first = await waitForJob(admin, jobId);
+    await t.owner.prisma.bulkJob.update({
+      where: { id: jobId },
+      data: { status: 'running', finishedAt: null, runner: 'successor', done: 0, results: [] },
+    });
+    const stalled = await runBulkJob(
+      t.db,
+      t.config,
+      {
+        jobId,
+        runner: 'stalled',
+        templateId,
+        clientIds: [a],
+        cycle: { kind: 'bookkeeping', period, title: cycle.title, dueDate: null },
+        createdBy: DEMO.staff.admin.id,
+        httpRequestId: 'stalled-run',
+      },
+      silent,
+      { heartbeatMs: 60_000 },
+    );
+    expect(stalled).toEqual([first.results[0]]);
+    expect(await t.owner.prisma.bulkJob.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({
+      status: 'running',
+      runner: 'successor',
+      done: 0,
+      results: [],
+    });
+    expect(await requestsOf(jobId, a)).toHaveLength(1);
+    await t.owner.prisma.bulkJob.update({ where: { id: jobId }, data: { status: 'finished' } });
   });
 
   it('a live job (recent heartbeat) is left alone', async () => {
