@@ -9,6 +9,7 @@ import alertDelivery from './plugins/alert-delivery.ts';
 import audit from './plugins/audit.ts';
 import auditSeal from './plugins/audit-seal.ts';
 import auth from './plugins/auth.ts';
+import background from './plugins/background.ts';
 import breadthAlerts from './plugins/breadth-alerts.ts';
 import decoyTripwire from './plugins/decoy-tripwire.ts';
 import delivery from './plugins/delivery.ts';
@@ -99,7 +100,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
     // files: 2 so that a second file is seen and refused (400), not silently dropped.
     limits: { fileSize: config.upload.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
   });
-  await app.register(auth, { db: deps.db });
+  await app.register(auth, { db: deps.db, contactIdleMs: config.contactIdleMs });
   await app.register(scopeEnforcer, { enforceAtRequest: layers.routeScope });
   await app.register(openapi);
   await app.register(killSwitch, { db: deps.db, pollMs: config.killSwitchPollMs });
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   await app.register(auditSeal, { db: deps.db, intervalMs: config.auditSealIntervalMs });
   if (layers.responseGuard) await app.register(responseGuard);
   await app.register(delivery, { db: deps.db, config, transport: deps.mailTransport });
+  await app.register(background);
   await app.register(routes, { config, db: deps.db });
   await app.register(webApp, { root: deps.webDir ?? DEFAULT_WEB_DIR });
   if (deps.extraRoutes) await app.register(deps.extraRoutes);

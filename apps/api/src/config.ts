@@ -22,6 +22,11 @@ export interface Config {
   firmName: string;
   staffSessionTtlMs: number;
   contactSessionTtlMs: number;
+  /**
+   * A contact session also ends after this long without a request (SPADE_CONTACT_IDLE_MINUTES,
+   * 30; SPADE_CONTACT_IDLE_SECONDS, when set, takes precedence — for tests and kiosks).
+   */
+  contactIdleMs: number;
   magicLinkTtlMs: number;
   upload: {
     maxBytes: number;
@@ -54,6 +59,15 @@ export interface Config {
   /** Slack incoming webhook for detection alerts (decoy touches, breadth alerts); null: recorded as skipped. */
   slackWebhookUrl: string | null;
   detection: DetectionConfig;
+  /** Bulk sends survive their process (docs/delivery.md). */
+  bulk: {
+    /** How often a running job renews its heartbeat (SPADE_BULK_HEARTBEAT_MS, 10 s). */
+    heartbeatMs: number;
+    /** A running job silent for this long is taken over by the delivery worker (SPADE_BULK_STALE_MS, 2 min). */
+    staleMs: number;
+    /** Taken over this many times without finishing: given up as failed (SPADE_BULK_MAX_RESUMES, 3). */
+    maxResumes: number;
+  };
 }
 
 /** Outgoing mail and its delivery worker (docs/delivery.md). */
@@ -205,6 +219,9 @@ export function parseConfig(env: Env = process.env): Config {
     firmName: env.SPADE_FIRM_NAME || 'Spade Demo Accounting',
     staffSessionTtlMs: int(env, 'SPADE_STAFF_SESSION_HOURS', 12) * 3600_000,
     contactSessionTtlMs: int(env, 'SPADE_CONTACT_SESSION_HOURS', 4) * 3600_000,
+    contactIdleMs: env.SPADE_CONTACT_IDLE_SECONDS
+      ? int(env, 'SPADE_CONTACT_IDLE_SECONDS', 1_800) * 1_000
+      : int(env, 'SPADE_CONTACT_IDLE_MINUTES', 30) * 60_000,
     magicLinkTtlMs: int(env, 'SPADE_MAGIC_LINK_DAYS', 14) * 86_400_000,
     upload: {
       maxBytes: int(env, 'SPADE_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
@@ -255,6 +272,11 @@ export function parseConfig(env: Env = process.env): Config {
       staffBaselineWindows: int(env, 'SPADE_BREADTH_BASELINE_WINDOWS', 144),
       deniedBurstThreshold: int(env, 'SPADE_DENIED_BURST', 10),
       deniedBurstWindowMs: int(env, 'SPADE_DENIED_BURST_WINDOW_SECONDS', 60) * 1_000,
+    },
+    bulk: {
+      heartbeatMs: int(env, 'SPADE_BULK_HEARTBEAT_MS', 10_000),
+      staleMs: int(env, 'SPADE_BULK_STALE_MS', 120_000),
+      maxResumes: int(env, 'SPADE_BULK_MAX_RESUMES', 3, 0),
     },
   };
 }

@@ -90,6 +90,7 @@ describe('migrate', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0011_contact_idle',
       '0012_incident_console',
     ]);
     expect(report.applied).toEqual(allVersions);

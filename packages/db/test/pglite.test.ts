@@ -73,6 +73,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0011_contact_idle',
       '0012_incident_console',
     ]);
     expect(seed.seeded).toBe(false);
@@ -126,6 +127,7 @@ describe('the embedded PGlite database', () => {
       '0008_outbox_and_delivery',
       '0009_detection',
       '0010_hot_path',
+      '0011_contact_idle',
       '0012_incident_console',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);

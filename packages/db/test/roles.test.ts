@@ -293,7 +293,7 @@ describe('the row-level security catalog', () => {
        FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1`,
     );
     expect(definers.rows.map((row) => row.name)).toEqual(
-      expect.arrayContaining(['spade_resolve_contact_session(text)', 'spade_resolve_magic_link(text)']),
+      expect.arrayContaining(['spade_resolve_contact_session(text,integer)', 'spade_resolve_magic_link(text)']),
     );
     // Admin-only: removing a user's second factor runs in an admin unit of work, never as spade_app.
     const adminOnly = new Set(['spade_staff_second_factor_reset(uuid)']);

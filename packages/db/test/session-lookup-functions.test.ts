@@ -58,4 +58,49 @@ describe('per-request session lookups', () => {
       await app.end();
     }
   });
+
+  it('ends an idle contact session, and records activity at most once per touch interval (not on every call)', async () => {
+    await owner.query(
+      `INSERT INTO clients (id, name) VALUES ('00000000-0000-4000-8000-0000000000c1', 'Idle Co');
+       INSERT INTO contacts (id, client_id, name, email) VALUES ('00000000-0000-4000-8000-0000000000c2', '00000000-0000-4000-8000-0000000000c1', 'C', 'c@idle.test');
+       INSERT INTO cycles (id, client_id, kind, period, title) VALUES ('00000000-0000-4000-8000-0000000000c3', '00000000-0000-4000-8000-0000000000c1', 'tax', '2026', 'T');
+       INSERT INTO cycle_requests (id, client_id, cycle_id, contact_id, token_hash, expires_at)
+         VALUES ('00000000-0000-4000-8000-0000000000c4', '00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000c3',
+                 '00000000-0000-4000-8000-0000000000c2', 'idle-link', now() + interval '1 day');
+       INSERT INTO contact_sessions (client_id, contact_id, cycle_request_id, token_hash, created_at, expires_at)
+         VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000c2', '00000000-0000-4000-8000-0000000000c4',
+                 'idle-session', now() - interval '10 minutes', now() + interval '1 hour')`,
+    );
+    const app = new pg.Client({ connectionString: testDb.appUrl });
+    await app.connect();
+    try {
+      const lookup = async (idleSeconds: number) =>
+        (await app.query('SELECT contact_id FROM spade_resolve_contact_session($1, $2)', ['idle-session', idleSeconds])).rows;
+      const lastSeen = async () =>
+        (await owner.query<{ seen: Date | null }>(`SELECT last_seen_at AS seen FROM contact_sessions WHERE token_hash = 'idle-session'`))
+          .rows[0]?.seen ?? null;
+      // Ten minutes since the exchange: dead under a 5-minute idle period, alive under an hour.
+      expect(await lookup(300)).toEqual([]);
+      expect(await lastSeen()).toBeNull();
+      expect(await lookup(3600)).toEqual([{ contact_id: '00000000-0000-4000-8000-0000000000c2' }]);
+      const touched = await lastSeen();
+      expect(touched).not.toBeNull();
+      // Seen just now: the next calls write nothing.
+      await lookup(3600);
+      await lookup(300);
+      expect(await lastSeen()).toEqual(touched);
+      // Thirty seconds ago is within the touch interval (a quarter of the idle period, at most a minute): no write either.
+      await owner.query(`UPDATE contact_sessions SET last_seen_at = now() - interval '30 seconds' WHERE token_hash = 'idle-session'`);
+      const before = await lastSeen();
+      expect(await lookup(300)).toHaveLength(1);
+      expect(await lastSeen()).toEqual(before);
+      // Six minutes idle under a five-minute period: refused, and nothing written.
+      await owner.query(`UPDATE contact_sessions SET last_seen_at = now() - interval '6 minutes' WHERE token_hash = 'idle-session'`);
+      const idle = await lastSeen();
+      expect(await lookup(300)).toEqual([]);
+      expect(await lastSeen()).toEqual(idle);
+    } finally {
+      await app.end();
+    }
+  });
 });

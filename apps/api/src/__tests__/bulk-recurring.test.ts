@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Prisma } from '@breezycorp/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recoverStaleBulkJobs, runBulkJob } from '../services/bulk-requests.ts';
 import { runRecurringScheduler } from '../services/delivery/recurring-scheduler.ts';
 import { firstRunOnOrAfter, nextRunAfter, periodOf } from '../services/recurring.ts';
 import { type Headers, send } from './support/http.ts';
@@ -36,7 +38,7 @@ async function waitForJob(headers: Headers, jobId: string, timeoutMs = 240_000) 
   for (;;) {
     const job = await call('GET', `/api/bulk-requests/${jobId}`, headers);
     expect(job.status, job.body).toBe(200);
-    if (job.json.status === 'finished') return job.json;
+    if (job.json.status !== 'running') return job.json;
     if (Date.now() > deadline) throw new Error(`job not finished: ${job.body}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -143,6 +145,146 @@ describe('bulk sends', () => {
     expect(await t.owner.prisma.cycleRequest.count({ where: { clientId: { in: clients } } })).toBe(500);
     expect(await t.owner.prisma.outboxMessage.count({ where: { clientId: { in: clients }, reason: 'bulk' } })).toBe(500);
   }, 300_000);
+});
+
+describe('a bulk send whose process died', () => {
+  const silent = { error() {}, warn() {} };
+  /** Rewinds a job to how a crash leaves it: running, a stale heartbeat, a dead process's lease. */
+  async function crash(jobId: string, data: Prisma.BulkJobUpdateInput) {
+    await t.owner.prisma.bulkJob.update({
+      where: { id: jobId },
+      data: { status: 'running', finishedAt: null, runner: 'dead-process', heartbeatAt: new Date(Date.now() - 3_600_000), ...data },
+    });
+  }
+  const requestsOf = (jobId: string, clientId: string) =>
+    t.owner.prisma.cycleRequest.findMany({ where: { clientId, bulkJobId: jobId }, select: { id: true } });
+
+  it('is resumed by the worker: clients already done are not created twice, the rest are, and the job finishes', async () => {
+    const [a, b, c, d] = (await makeClients(4)) as [string, string, string, string];
+    const started = await call('POST', '/api/bulk-requests', admin, {
+      templateId,
+      clientIds: [a, b, c],
+      cycle: { ...cycle, period: '2026-11r' },
+    });
+    expect(started.status, started.body).toBe(202);
+    const jobId = started.json.jobId as string;
+    const first = await waitForJob(admin, jobId);
+    // The crash: a, b and c committed, only a was recorded, d (on the list) was never reached.
+    await crash(jobId, { clientIds: [a, b, c, d], total: 4, done: 1, failed: 0, results: [first.results[0]] });
+    await t.deliver();
+    const job = await waitForJob(admin, jobId);
+    expect(job).toMatchObject({ status: 'finished', total: 4, done: 4, failed: 0 });
+    expect(job.results).toEqual([
+      first.results[0],
+      first.results[1],
+      first.results[2],
+      { clientId: d, outcome: 'created', requestId: expect.any(String) },
+    ]);
+    for (const clientId of [a, b, c, d]) {
+      expect(await requestsOf(jobId, clientId)).toHaveLength(1);
+      expect(await t.owner.prisma.outboxMessage.count({ where: { clientId, reason: 'bulk' } })).toBe(1);
+    }
+    expect((await t.owner.prisma.bulkJob.findUniqueOrThrow({ where: { id: jobId } })).resumed).toBe(1);
+  });
+
+  it('of two workers noticing it at once, exactly one takes the job over', async () => {
+    const [a] = (await makeClients(1)) as [string];
+    const started = await call('POST', '/api/bulk-requests', admin, {
+      templateId,
+      clientIds: [a],
+      cycle: { ...cycle, period: '2026-11s' },
+    });
+    const jobId = started.json.jobId as string;
+    await waitForJob(admin, jobId);
+    await crash(jobId, { done: 0, results: [] });
+    const [one, two] = await Promise.all([recoverStaleBulkJobs(t.db, t.config, silent), recoverStaleBulkJobs(t.db, t.config, silent)]);
+    const taken = [...(one ?? []), ...(two ?? [])].filter((job) => job.jobId === jobId);
+    expect(taken.map((job) => job.action)).toEqual(['resumed']);
+    await taken[0]?.run;
+    expect(await requestsOf(jobId, a)).toHaveLength(1);
+  });
+
+  it('a run that lost its lease (a stalled process whose job was taken over) finds what exists and writes nothing', async () => {
+    const [a] = (await makeClients(1)) as [string];
+    const period = '2026-11v';
+    const started = await call('POST', '/api/bulk-requests', admin, { templateId, clientIds: [a], cycle: { ...cycle, period } });
+    const jobId = started.json.jobId as string;
+    const first = await waitForJob(admin, jobId);
+    await t.owner.prisma.bulkJob.update({
+      where: { id: jobId },
+      data: { status: 'running', finishedAt: null, runner: 'successor', done: 0, results: [] },
+    });
+    const stalled = await runBulkJob(
+      t.db,
+      t.config,
+      {
+        jobId,
+        runner: 'stalled',
+        templateId,
+        clientIds: [a],
+        cycle: { kind: 'bookkeeping', period, title: cycle.title, dueDate: null },
+        createdBy: DEMO.staff.admin.id,
+        httpRequestId: 'stalled-run',
+      },
+      silent,
+      { heartbeatMs: 60_000 },
+    );
+    expect(stalled).toEqual([first.results[0]]);
+    expect(await t.owner.prisma.bulkJob.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({
+      status: 'running',
+      runner: 'successor',
+      done: 0,
+      results: [],
+    });
+    expect(await requestsOf(jobId, a)).toHaveLength(1);
+    await t.owner.prisma.bulkJob.update({ where: { id: jobId }, data: { status: 'finished' } });
+  });
+
+  it('a live job (recent heartbeat) is left alone', async () => {
+    const [a] = (await makeClients(1)) as [string];
+    const started = await call('POST', '/api/bulk-requests', admin, {
+      templateId,
+      clientIds: [a],
+      cycle: { ...cycle, period: '2026-11t' },
+    });
+    const jobId = started.json.jobId as string;
+    await waitForJob(admin, jobId);
+    await t.owner.prisma.bulkJob.update({ where: { id: jobId }, data: { status: 'running', runner: 'alive', heartbeatAt: new Date() } });
+    expect((await recoverStaleBulkJobs(t.db, t.config, silent)).map((job) => job.jobId)).not.toContain(jobId);
+    await t.owner.prisma.bulkJob.update({ where: { id: jobId }, data: { status: 'finished' } });
+  });
+
+  it('interrupted too often, or from before its input was kept, it is marked failed with every client reported', async () => {
+    const [a, b, c] = (await makeClients(3)) as [string, string, string];
+    const started = await call('POST', '/api/bulk-requests', admin, {
+      templateId,
+      clientIds: [a, b],
+      cycle: { ...cycle, period: '2026-11u' },
+    });
+    const jobId = started.json.jobId as string;
+    const first = await waitForJob(admin, jobId);
+    // b committed but was not recorded; c was never reached; the job was already resumed the maximum number of times.
+    await crash(jobId, { clientIds: [a, b, c], total: 3, done: 1, results: [first.results[0]], resumed: t.config.bulk.maxResumes });
+    // A job row from before migration 0011: no input kept.
+    const legacy = await t.owner.prisma.bulkJob.create({
+      data: { createdBy: DEMO.staff.admin.id, templateId, total: 2, heartbeatAt: new Date(Date.now() - 3_600_000) },
+    });
+    const recovered = await recoverStaleBulkJobs(t.db, t.config, silent);
+    expect(recovered.filter((job) => job.jobId === jobId || job.jobId === legacy.id).map((job) => job.action)).toEqual([
+      'failed',
+      'failed',
+    ]);
+    const job = await call('GET', `/api/bulk-requests/${jobId}`, admin);
+    expect(job.json).toMatchObject({ status: 'failed', total: 3, done: 3, failed: 1, finishedAt: expect.any(String) });
+    expect(job.json.results).toEqual([
+      first.results[0],
+      first.results[1],
+      { clientId: c, outcome: 'failed', error: 'not processed: the bulk send was interrupted' },
+    ]);
+    expect(await requestsOf(jobId, c)).toHaveLength(0);
+    const old = await call('GET', `/api/bulk-requests/${legacy.id}`, admin);
+    expect(old.json).toMatchObject({ status: 'failed', results: [] });
+  });
 });
 
 describe('recurring schedules', () => {

@@ -314,6 +314,49 @@ describe('a link is a one-time key', () => {
     expect((await call('POST', '/api/portal/exchange', {}, { token: fresh })).status).toBe(200);
   });
 
+  it('"email me a new link" answers a known and an unknown address identically, and as fast (timing printed)', async () => {
+    const known = [];
+    for (let i = 0; i < 8; i++) {
+      const contact = await newContact(`timing${i}`);
+      await createRequest(contact.id);
+      known.push(contact.email);
+    }
+    await t.deliver();
+    const ask = async (email: string, ip: string) => {
+      const started = performance.now();
+      const r = await t.app.inject({ method: 'POST', url: '/api/portal/new-link', payload: { email }, remoteAddress: ip });
+      const ms = performance.now() - started;
+      // Measured one at a time: the work left behind by one answer does not slow the next.
+      await t.app.background.settled();
+      return { ms, status: r.statusCode, body: r.body, cache: r.headers['cache-control'] };
+    };
+    // Warm up both paths, then alternate known and unknown addresses (each from its own IP: 5 a minute per IP).
+    await ask(`warm-${randomBytes(3).toString('hex')}@acme.example`, '10.7.0.1');
+    const times = { known: [] as number[], unknown: [] as number[] };
+    const answers = new Set<string>();
+    for (const [i, email] of known.entries()) {
+      const k = await ask(email, `10.7.1.${i + 1}`);
+      const u = await ask(`nobody-${randomBytes(4).toString('hex')}@acme.example`, `10.7.2.${i + 1}`);
+      times.known.push(k.ms);
+      times.unknown.push(u.ms);
+      for (const r of [k, u]) answers.add(JSON.stringify([r.status, r.body, r.cache]));
+    }
+    expect([...answers]).toHaveLength(1);
+    expect(JSON.parse([...answers][0] as string)[0]).toBe(202);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const difference = median(times.known) - median(times.unknown);
+    console.log(
+      `new-link answer time: known ${median(times.known).toFixed(1)} ms, unknown ${median(times.unknown).toFixed(1)} ms (median of ${known.length}; difference ${difference.toFixed(1)} ms)`,
+    );
+    // Before the work moved after the answer, this harness measured known 16.8 ms, unknown 3.1 ms
+    // (and 33.9 / 7.2 ms without waiting between asks): a 14–27 ms oracle. After: within ±5 ms.
+    // A generous bound for a shared, loaded machine; what matters is the printed difference.
+    expect(Math.abs(difference)).toBeLessThan(10);
+    // Every known address still gets its mail (the work happens after the answer).
+    await t.deliver();
+    for (const email of known) expect(mailsTo(email)).toHaveLength(2);
+  });
+
   it('"email me a new link" is limited per address (silently) and per IP (429)', async () => {
     const contact = await newContact('limited');
     await createRequest(contact.id);
@@ -322,6 +365,7 @@ describe('a link is a one-time key', () => {
       t.app.inject({ method: 'POST', url: '/api/portal/new-link', payload: { email: contact.email }, remoteAddress: ip });
     // Per address: the 4th within the hour is answered the same, but queues nothing.
     for (let i = 0; i < 4; i++) expect((await fromIp(`10.0.0.${i + 1}`)).statusCode).toBe(202);
+    await t.app.background.settled();
     expect(await t.owner.prisma.outboxMessage.count({ where: { contactId: contact.id, reason: 'self_service' } })).toBe(3);
     // Per IP: after SPADE_NEW_LINK_PER_IP_PER_MINUTE (5) requests, 429 in the one error shape.
     const statuses = [];

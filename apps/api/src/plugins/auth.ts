@@ -33,16 +33,20 @@ export function credentialOf(request: FastifyRequest): Credential | null {
  * Resolves `request.actor` from the database on every request — so the runbook's
  * `UPDATE staff_sessions SET revoked_at = NOW()` and `UPDATE cycle_requests SET
  * expires_at = NOW()` take effect on the very next request. A credential that is unknown,
- * expired, revoked or malformed leaves the actor anonymous: every such case then gets the
+ * expired, idle, revoked or malformed leaves the actor anonymous: every such case then gets the
  * same 401 from the scope enforcer.
  */
-export async function resolveActor(db: Database, credential: Credential | null, secondFactorStep = false): Promise<Actor> {
+export async function resolveActor(
+  db: Database,
+  credential: Credential | null,
+  options: { contactIdleMs: number; secondFactorStep?: boolean },
+): Promise<Actor> {
   if (!credential) return ANONYMOUS;
   const { token, viaCookie } = credential;
   if (isTokenOf('staff', token)) {
     const session = await resolveStaffSession(db, hashToken(token));
     // A session still owing its second factor is no one, except on the second-factor routes.
-    if (!session || (session.secondFactorPending && !secondFactorStep)) return ANONYMOUS;
+    if (!session || (session.secondFactorPending && !options.secondFactorStep)) return ANONYMOUS;
     return {
       kind: 'staff',
       staffUserId: session.staffUserId,
@@ -54,7 +58,8 @@ export async function resolveActor(db: Database, credential: Credential | null, 
     };
   }
   if (isTokenOf('contact', token)) {
-    const row = await resolveContactSession(db, hashToken(token));
+    // An idle session is simply not found: the same 401 as any other dead session.
+    const row = await resolveContactSession(db, hashToken(token), options.contactIdleMs);
     if (!row) return ANONYMOUS;
     return {
       kind: 'contact',
@@ -75,8 +80,8 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ db: Database }>(
-  async (app, { db }) => {
+export default fp<{ db: Database; contactIdleMs: number }>(
+  async (app, { db, contactIdleMs }) => {
     // Set on every request in onRequest below; null only before that hook runs.
     app.decorateRequest('actor', null as never);
     app.addHook('onRequest', async (request) => {
@@ -84,7 +89,10 @@ export default fp<{ db: Database }>(
         request.actor = ANONYMOUS;
         return;
       }
-      request.actor = await resolveActor(db, credentialOf(request), request.routeOptions.config.secondFactorStep === true);
+      request.actor = await resolveActor(db, credentialOf(request), {
+        contactIdleMs,
+        secondFactorStep: request.routeOptions.config.secondFactorStep === true,
+      });
     });
   },
   { name: 'auth', dependencies: ['@fastify/cookie'] },

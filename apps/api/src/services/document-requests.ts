@@ -35,6 +35,8 @@ export interface NewRequest {
   templateId: string | null;
   createdBy: string | null;
   reason: MessageReason;
+  /** The bulk job creating it: at most one request per client and job (a unique key). */
+  bulkJobId?: string;
 }
 
 /** The cadence a template gives a request (no reminders without one). */
@@ -63,6 +65,7 @@ export async function createDocumentRequest(tx: ScopedTx, input: NewRequest) {
       reminderMax: input.cadence.max,
       reminderStartDaysBeforeDue: input.cadence.startDaysBeforeDue,
       nextReminderAt: firstReminderAt(input.cadence, now, input.cycle.dueDate),
+      bulkJobId: input.bulkJobId ?? null,
     },
     select: { id: true },
   });

@@ -43,12 +43,17 @@ export interface ContactSessionIds {
   cycleRequestId: string;
 }
 
-/** A live contact session (not revoked or expired, its request open and unexpired). */
-export async function resolveContactSession(db: Database, tokenHash: string): Promise<ContactSessionIds | null> {
+/**
+ * A live contact session: not revoked or expired, used within the last `idleMs`, its request
+ * open and unexpired. The function records the use (last_seen_at), but only when the last
+ * record is older than a quarter of the idle period or a minute, whichever is shorter.
+ */
+export async function resolveContactSession(db: Database, tokenHash: string, idleMs: number): Promise<ContactSessionIds | null> {
+  const idleSeconds = Math.max(1, Math.round(idleMs / 1_000));
   const rows = await unscoped(db).prisma.$queryRaw<
     { session_id: string; client_id: string; contact_id: string; cycle_request_id: string }[]
   >`
-    SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${tokenHash})`;
+    SELECT session_id, client_id, contact_id, cycle_request_id FROM spade_resolve_contact_session(${tokenHash}, ${idleSeconds}::integer)`;
   const row = rows[0];
   return row
     ? { sessionId: row.session_id, clientId: row.client_id, contactId: row.contact_id, cycleRequestId: row.cycle_request_id }

@@ -9440,7 +9440,7 @@ export interface operations {
                     "application/json": {
                         /** Format: uuid */
                         id: string;
-                        status: "running" | "finished";
+                        status: "running" | "finished" | "failed";
                         total: number;
                         done: number;
                         failed: number;

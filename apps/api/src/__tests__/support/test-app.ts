@@ -76,6 +76,8 @@ export async function createTestApp(
   if (options.extraRoutes) deps.extraRoutes = options.extraRoutes;
   const app = await buildApp(config, deps);
   const deliver = async () => {
+    // What routes left to run after their answer ("email me a new link") queues mail too.
+    await app.background.settled();
     await app.delivery.drain();
   };
   return {

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
-import { type BulkJobInput, type BulkResult, type CycleKind, runBulkJob } from '../../services/bulk-requests.ts';
+import { type BulkJobInput, type BulkResult, type CycleKind, runBulkJob, storedCycle } from '../../services/bulk-requests.ts';
 import { staffActor } from '../../tenancy/actor.ts';
 import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
@@ -13,8 +14,10 @@ import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
  * staff member serves. The POST checks the actor may act for every listed client (an
  * unknown or foreign one is simply not found), records the job and answers 202 with its id;
  * the job then runs in this process, one client unit of work per client
- * (services/bulk-requests.ts). GET polls its progress; the per-client outcome is shown once
- * the job has finished, to whoever started it (or an admin), and audited per client.
+ * (services/bulk-requests.ts); if this process dies, the delivery worker resumes it. GET polls
+ * its progress; the per-client outcome is shown once the job has ended (finished, or failed:
+ * given up after repeated interruptions), to whoever started it (or an admin), and audited
+ * per client.
  */
 const CycleKindSchema = Type.Union(
   ['bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other'].map((k) => Type.Literal(k)),
@@ -40,7 +43,7 @@ const StartBody = Type.Object(
 const JobView = Type.Object(
   {
     id: Uuid,
-    status: Type.Union([Type.Literal('running'), Type.Literal('finished')]),
+    status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
     total: Type.Integer(),
     done: Type.Integer(),
     failed: Type.Integer(),
@@ -111,8 +114,24 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
         const visible = await tx.client.count({ where: { id: { in: targets } } });
         if (visible !== targets.length) throw notFound();
       }
+      const jobCycle = {
+        kind: cycle.kind as CycleKind,
+        period: cycle.period,
+        title: cycle.title,
+        dueDate: cycle.dueDate ? new Date(`${cycle.dueDate}T00:00:00Z`) : null,
+      };
+      const runner = randomUUID();
+      // The input is kept on the row, so that another process can resume the job.
       const job = await tx.bulkJob.create({
-        data: { createdBy: actor.staffUserId, templateId, total: targets.length },
+        data: {
+          createdBy: actor.staffUserId,
+          templateId,
+          total: targets.length,
+          clientIds: targets,
+          cycle: { ...storedCycle(jobCycle) },
+          httpRequestId: request.id,
+          runner,
+        },
         select: { id: true },
       });
       await request.audit({
@@ -124,14 +143,10 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
       });
       (request as { bulkJob?: BulkJobInput }).bulkJob = {
         jobId: job.id,
+        runner,
         templateId,
         clientIds: targets,
-        cycle: {
-          kind: cycle.kind as CycleKind,
-          period: cycle.period,
-          title: cycle.title,
-          dueDate: cycle.dueDate ? new Date(`${cycle.dueDate}T00:00:00Z`) : null,
-        },
+        cycle: jobCycle,
         createdBy: actor.staffUserId,
         httpRequestId: request.id,
       };
@@ -155,7 +170,7 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
       const job = await firmDb(request).bulkJob.findUnique({ where: { id: request.params.jobId } });
       if (!job || (actor.role !== 'admin' && job.createdBy !== actor.staffUserId)) throw notFound();
       let results: BulkResult[] | null = null;
-      if (job.status === 'finished') {
+      if (job.status !== 'running') {
         // Only clients the reader may still see (an assignment may have ended since).
         const visible = actor.role === 'admin' ? null : new Set(actor.clientIds);
         results = (job.results as unknown as BulkResult[]).filter((r) => !visible || visible.has(r.clientId));
@@ -171,7 +186,7 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
       }
       return {
         id: job.id,
-        status: job.status as 'running' | 'finished',
+        status: job.status as 'running' | 'finished' | 'failed',
         total: job.total,
         done: job.done,
         failed: job.failed,

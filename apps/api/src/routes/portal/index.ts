@@ -37,6 +37,9 @@ const PortalRequestView = Type.Object(
   { additionalProperties: false },
 );
 
+/** "Email me a new link" requests waiting in this process beyond which more are dropped (a flood from many addresses). */
+const NEW_LINK_QUEUE_MAX = 1_000;
+
 const portalItemView = (item: ItemRow) => {
   const { reviewedBy: _staffOnly, ...view } = itemView(item);
   return view;
@@ -237,6 +240,8 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
   );
 
+  let newLinkQueue: Promise<unknown> = Promise.resolve();
+  let newLinksWaiting = 0;
   app.post(
     '/api/portal/new-link',
     {
@@ -255,14 +260,34 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
           ...publicErrors,
         },
       },
+      // The work starts once the answer is out: its time cannot tell a known address from an unknown one.
+      onResponse: async (request, reply) => {
+        if (reply.statusCode !== 202) return;
+        const { email } = request.body as { email: string };
+        // One at a time in this process: the per-address limit counts the outbox, then queues.
+        if (newLinksWaiting >= NEW_LINK_QUEUE_MAX) {
+          request.log.warn({ waiting: newLinksWaiting }, 'new-link request dropped: too many waiting');
+          return;
+        }
+        newLinksWaiting += 1;
+        const work = newLinkQueue
+          .then(() =>
+            requestNewLink(db, email, {
+              perAddressPerHour: config.mail.newLinkPerAddressPerHour,
+              httpRequestId: request.id,
+              ip: request.ip,
+            }),
+          )
+          .finally(() => {
+            newLinksWaiting -= 1;
+          });
+        newLinkQueue = work.catch(() => undefined);
+        app.background.run('new-link request', () => work);
+      },
     },
-    async (request, reply) => {
-      // Known or not, open request or not, limited or not: one answer, so no address can be probed.
-      await requestNewLink(db, request.body.email, {
-        perAddressPerHour: config.mail.newLinkPerAddressPerHour,
-        httpRequestId: request.id,
-        ip: request.ip,
-      }).catch((error: unknown) => request.log.error({ err: error }, 'new-link request failed'));
+    async (_request, reply) => {
+      // Known or not, open request or not, limited or not: one answer, given before any lookup,
+      // so no address can be probed by its answer or by its answer's time.
       reply.header('cache-control', 'no-store');
       return reply.code(202).send({
         ok: true as const,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Database, hashToken, newToken, type ScopedTx } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
 import type { AuditEventType } from '../audit-log.ts';
+import { recoverStaleBulkJobs } from '../bulk-requests.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
 import { runRecurringScheduler } from './recurring-scheduler.ts';
 import { runReminderScheduler } from './reminder-scheduler.ts';
@@ -9,7 +10,8 @@ import { type RenderedBody, renderMagicLinkMail, renderReminderMail, renderStaff
 import { type ClaimedMessage, unsafeClaimDueMessages } from './unsafe-claims.ts';
 
 /**
- * The delivery worker: runs the recurring and reminder schedulers (which queue messages),
+ * The delivery worker: takes over bulk sends whose process died (services/bulk-requests.ts),
+ * runs the recurring and reminder schedulers (which queue messages),
  * then claims due outbox rows (several workers never claim the same row),
  * renders each in its own client's unit of work — minting the magic link there, so the
  * token exists only in the mail — sends it, and records the outcome: `sent` with the
@@ -36,6 +38,8 @@ export interface RunReport {
   reminders: number;
   /** Requests created by recurring schedules. */
   recurring: number;
+  /** Interrupted bulk jobs taken over (resumed, or given up as failed). */
+  bulkJobs: number;
 }
 
 export interface DeliveryWorker {
@@ -246,8 +250,18 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     }
   }
 
+  const bulkRuns = new Set<Promise<unknown>>();
+
   async function runOnce(): Promise<RunReport> {
-    const report: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0 };
+    const report: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0, bulkJobs: 0 };
+    // A resumed bulk job runs in the background (it may take minutes); stop() and drain() wait for it.
+    for (const job of await recoverStaleBulkJobs(db, config, log)) {
+      report.bulkJobs += 1;
+      if (job.run) {
+        const run = job.run.finally(() => bulkRuns.delete(run));
+        bulkRuns.add(run);
+      }
+    }
     report.recurring = await runRecurringScheduler({ db, config });
     report.reminders = await runReminderScheduler({ db, now: now() });
     const claims = await unsafeClaimDueMessages(db, id, batchSize, mail.leaseMs);
@@ -270,7 +284,8 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const tick = () => {
     running = runOnce()
       .then((report) => {
-        if (report.claimed > 0 || report.reminders > 0 || report.recurring > 0) log.info({ worker: id, ...report }, 'delivery pass');
+        if (report.claimed > 0 || report.reminders > 0 || report.recurring > 0 || report.bulkJobs > 0)
+          log.info({ worker: id, ...report }, 'delivery pass');
         // A full batch: more may be due right away.
         return report.claimed >= batchSize;
       })
@@ -288,11 +303,20 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     id,
     runOnce,
     async drain(maxPasses = 100) {
-      const total: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0 };
+      const total: RunReport = { claimed: 0, sent: 0, retried: 0, failed: 0, cancelled: 0, reminders: 0, recurring: 0, bulkJobs: 0 };
       for (let pass = 0; pass < maxPasses; pass++) {
         const report = await runOnce();
         for (const key of Object.keys(total) as (keyof RunReport)[]) total[key] += report[key];
         if (report.claimed === 0) break;
+      }
+      // A resumed bulk job queues its clients' mails as it goes: wait for it, then send those.
+      while (bulkRuns.size > 0) {
+        await Promise.allSettled([...bulkRuns]);
+        for (let pass = 0; pass < maxPasses; pass++) {
+          const report = await runOnce();
+          for (const key of Object.keys(total) as (keyof RunReport)[]) total[key] += report[key];
+          if (report.claimed === 0) break;
+        }
       }
       return total;
     },
@@ -306,6 +330,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       if (timer) clearTimeout(timer);
       timer = null;
       if (running) await running;
+      await Promise.allSettled([...bulkRuns]);
     },
   };
 }

@@ -58,6 +58,25 @@ export function useExchange() {
   });
 }
 
+/** What "email me a new link" can tell the contact: nothing about the address, only that it was asked or too often. */
+export type NewLinkAnswer = 'asked' | 'rate_limited' | 'failed';
+
+export function useNewLinkRequest() {
+  return useMutation({
+    mutationFn: async (email: string): Promise<NewLinkAnswer> => {
+      const response = await fetch('/api/portal/new-link', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email }),
+      }).catch(() => null);
+      if (response?.status === 202) return 'asked';
+      if (response?.status === 429) return 'rate_limited';
+      return 'failed';
+    },
+  });
+}
+
 export function usePortalRequest(clientId: string) {
   return useQuery({
     queryKey: ['request', clientId],
