@@ -245,19 +245,23 @@ async function seedCounts(owner: pg.Client) {
 //                    same kind of connection (spade_app, RLS on): the session lookup through
 //                    the same SECURITY DEFINER function, outside the transaction; BEGIN with
 //                    role and tenant folded in (one simple-protocol round trip); the cycle;
-//                    the audit row with id and occurred_at made in JavaScript (as Prisma does);
-//                    COMMIT. Keep SESSION_LOOKUP in step with apps/api/src/services/token-lookups.ts.
+//                    the audit row, one parameterised INSERT with id and occurred_at the
+//                    database's (as packages/db's insertAuditRows does); COMMIT. The session
+//                    lookup is the one-client form a client-scoped route uses (migration 0013).
+//                    Keep SESSION_LOOKUP and INSERT_AUDIT_FAIR in step with
+//                    apps/api/src/services/token-lookups.ts and packages/db/src/audit-rows.ts.
 //   raw pg (old)     the pre-2026-12 floor, kept for continuity: owner connection (no RLS), no
 //                    session lookup, no context: BEGIN; cycle; audit row; COMMIT.
 
 const ROUTE = /^\/api\/clients\/([0-9a-f-]{36})\/cycles\/([0-9a-f-]{36})$/;
-const SESSION_LOOKUP = 'SELECT session_id, staff_user_id, role, client_ids FROM spade_resolve_staff_session($1)';
+const SESSION_LOOKUP =
+  'SELECT session_id, staff_user_id, role, client_ids, second_factor_pending FROM spade_resolve_staff_session_for_client($1, $2::uuid)';
 const SELECT_CYCLE = `SELECT id, client_id, kind, period, title, to_char(due_date, 'YYYY-MM-DD') AS due_date, status, created_at, updated_at
   FROM cycles WHERE id = $1 AND client_id = $2 LIMIT 1`;
 const INSERT_AUDIT_OLD = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json)
   VALUES ('cycle.read', 'staff', $1, $2, 'cycle', $3, $4, '{}')`;
-const INSERT_AUDIT_FAIR = `INSERT INTO audit_events (id, occurred_at, event_type, actor_type, actor_id, client_id, entity_type, entity_id,
-  request_id, event_data_json) VALUES ($1, $2, 'cycle.read', 'staff', $3, $4, 'cycle', $5, $6, $7)`;
+const INSERT_AUDIT_FAIR = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json)
+  VALUES ($1, $2, $3::uuid, $4::uuid, $5, $6, $7, $8::jsonb)`;
 
 function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; actorId: string }): http.Server {
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -276,7 +280,10 @@ function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; acto
       const token = authorization.slice(7).trim();
       if (!isTokenOf('staff', token) || !(isUuid(clientId) && clientId === clientId.toLowerCase()))
         return send(res, 401, { error: { code: 'unauthenticated' } });
-      const { rows } = await pool.query<{ staff_user_id: string; role: string; client_ids: string[] }>(SESSION_LOOKUP, [hashToken(token)]);
+      const { rows } = await pool.query<{ staff_user_id: string; role: string; client_ids: string[] }>(SESSION_LOOKUP, [
+        hashToken(token),
+        clientId,
+      ]);
       const session = rows[0];
       if (!session) return send(res, 401, { error: { code: 'unauthenticated' } });
       if (session.role !== 'admin' && !session.client_ids.includes(clientId)) return send(res, 404, { error: { code: 'not_found' } });
@@ -298,7 +305,7 @@ function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; acto
         return send(res, 404, { error: { code: 'not_found' } });
       }
       if (mode.kind === 'fair') {
-        await conn.query(INSERT_AUDIT_FAIR, [randomUUID(), new Date(), actorId, clientId, cycleId, randomUUID(), '{}']);
+        await conn.query(INSERT_AUDIT_FAIR, ['cycle.read', 'staff', actorId, clientId, 'cycle', cycleId, randomUUID(), '{}']);
       } else {
         await conn.query(INSERT_AUDIT_OLD, [actorId, clientId, cycleId, randomUUID()]);
       }

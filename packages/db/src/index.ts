@@ -3,6 +3,7 @@
  * tenant contexts, the tenant-scope extension's pure rules, secrets' hashing. The unscoped
  * client, raw connections and owner-level helpers live in `@breezycorp/db/unsafe`.
  */
+export { type AuditRowValues, insertAuditRows } from './audit-rows.ts';
 export { type Database, type DatabaseTarget, dataPaths, LISTEN_RETRY_MS, targetFromEnv } from './database.ts';
 export {
   FIRM_WIDE_MODELS,

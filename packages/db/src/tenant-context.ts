@@ -67,3 +67,16 @@ export function applyingContext<T>(fn: () => Promise<T>): Promise<T> {
 export function isApplyingContext(): boolean {
   return applying.getStore() === true;
 }
+
+/**
+ * The second raw statement a tenant-scoped client lets through: audit-rows.ts's INSERT into
+ * audit_events, and only when every row it writes names the scoped client (the extension
+ * compares; a row for any other client is refused there, as a model write would be).
+ */
+const writingAudit = new AsyncLocalStorage<readonly (string | null)[]>();
+export function writingAuditRows<T>(clientIds: readonly (string | null)[], fn: () => Promise<T>): Promise<T> {
+  return writingAudit.run(clientIds, fn);
+}
+export function auditRowsBeingWritten(): readonly (string | null)[] | undefined {
+  return writingAudit.getStore();
+}

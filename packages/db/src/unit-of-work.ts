@@ -103,7 +103,7 @@ export async function openUnit<Tx extends { $executeRawUnsafe(query: string): Pr
   const start = () =>
     client.$transaction(
       async (tx) => {
-        if (!folded && !keepRole) await applyingContext(async () => tx.$executeRawUnsafe(statement));
+        if (!folded && !keepRole) await applyingContext(async () => await tx.$executeRawUnsafe(statement));
         ready(tx);
         if (!(await finished)) throw new Rollback('unit of work rolled back');
       },

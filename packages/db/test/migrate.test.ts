@@ -92,6 +92,7 @@ describe('migrate', () => {
       '0010_hot_path',
       '0011_contact_idle',
       '0012_incident_console',
+      '0013_one_client_session_check',
     ]);
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);

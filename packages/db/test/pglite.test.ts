@@ -75,6 +75,7 @@ describe('the embedded PGlite database', () => {
       '0010_hot_path',
       '0011_contact_idle',
       '0012_incident_console',
+      '0013_one_client_session_check',
     ]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
@@ -129,6 +130,7 @@ describe('the embedded PGlite database', () => {
       '0010_hot_path',
       '0011_contact_idle',
       '0012_incident_console',
+      '0013_one_client_session_check',
     ]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.

@@ -7,7 +7,7 @@ import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
  * SECURITY DEFINER functions owned by spade_definer, in PL/pgSQL so that each connection
  * keeps their query plan (a SQL-language definer function is planned again on every call).
  */
-const PER_REQUEST = ['spade_resolve_staff_session', 'spade_resolve_contact_session'];
+const PER_REQUEST = ['spade_resolve_staff_session', 'spade_resolve_staff_session_for_client', 'spade_resolve_contact_session'];
 
 let testDb: TestDatabase;
 let owner: pg.Client;
@@ -54,6 +54,39 @@ describe('per-request session lookups', () => {
       expect((await lookup()).rows).toEqual([{ staff_user_id: '00000000-0000-4000-8000-0000000000a1' }]);
       await owner.query(`UPDATE staff_sessions SET revoked_at = now() WHERE token_hash = 'lookup-hash'`);
       expect((await lookup()).rows).toEqual([]);
+    } finally {
+      await app.end();
+    }
+  });
+
+  it("answers a client-scoped request's one question — is this client assigned? — without listing the others", async () => {
+    const [a, b, c] = [
+      '00000000-0000-4000-8000-0000000000d1',
+      '00000000-0000-4000-8000-0000000000d2',
+      '00000000-0000-4000-8000-0000000000d3',
+    ];
+    await owner.query(
+      `INSERT INTO clients (id, name) VALUES ('${a}', 'A'), ('${b}', 'B'), ('${c}', 'C');
+       INSERT INTO staff_users (id, email, name, role, password_hash)
+         VALUES ('00000000-0000-4000-8000-0000000000d9', 'one@spade.test', 'One', 'staff', 'x');
+       INSERT INTO staff_client_assignments (client_id, staff_user_id)
+         VALUES ('${a}', '00000000-0000-4000-8000-0000000000d9'), ('${b}', '00000000-0000-4000-8000-0000000000d9');
+       INSERT INTO staff_sessions (staff_user_id, token_hash, expires_at)
+         VALUES ('00000000-0000-4000-8000-0000000000d9', 'one-hash', now() + interval '1 hour')`,
+    );
+    const app = new pg.Client({ connectionString: testDb.appUrl });
+    await app.connect();
+    try {
+      const forClient = async (clientId: string | null) =>
+        (await app.query('SELECT client_ids FROM spade_resolve_staff_session_for_client($1, $2)', ['one-hash', clientId])).rows;
+      expect(await forClient(a)).toEqual([{ client_ids: [a] }]);
+      expect(await forClient(c)).toEqual([{ client_ids: [] }]);
+      expect(await forClient(null)).toEqual([{ client_ids: [] }]);
+      // The list lookup still lists both, for staff-only routes.
+      const all = await app.query('SELECT client_ids FROM spade_resolve_staff_session($1)', ['one-hash']);
+      expect([...(all.rows[0]?.client_ids ?? [])].sort()).toEqual([a, b]);
+      await owner.query(`UPDATE staff_sessions SET revoked_at = now() WHERE token_hash = 'one-hash'`);
+      expect(await forClient(a)).toEqual([]);
     } finally {
       await app.end();
     }

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditRowValues, insertAuditRows } from '../src/audit-rows.ts';
 import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
 import { FIRM_WIDE_MODELS, scopeOperation, TENANT_MODELS, TenantScopeViolation, withTenantScope } from '../src/extensions/tenant-scope.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
@@ -332,6 +333,31 @@ describe('the tenant scope against PostgreSQL', () => {
       await expect(tx.$executeRaw`UPDATE cycles SET title = 'raw'`).rejects.toThrow(TenantScopeViolation);
       await expect(tx.$queryRawUnsafe('SELECT id FROM cycles')).rejects.toThrow(TenantScopeViolation);
     });
+  });
+
+  it("lets the audit INSERT through only for Acme's own rows, and on the owner's connection stops a row for Borneo by itself", async () => {
+    const row = (clientId: string | null): AuditRowValues => ({
+      eventType: 'cycle.read',
+      actorType: 'system',
+      actorId: null,
+      clientId,
+      entityType: 'cycle',
+      entityId: 'x',
+      requestId: `scope-test-${clientId}`,
+      eventDataJson: { via: 'insertAuditRows' },
+    });
+    await asAcme(async (tx) => {
+      await insertAuditRows(tx, [row(ACME), row(ACME)]);
+      expect(await tx.auditEvent.count({ where: { requestId: `scope-test-${ACME}` } })).toBe(2);
+      await expect(insertAuditRows(tx, [row(ACME), row(BORNEO)])).rejects.toThrow(TenantScopeViolation);
+      await expect(insertAuditRows(tx, [row(null)])).rejects.toThrow(TenantScopeViolation);
+      // The exception is that one statement: other raw SQL is still refused.
+      await expect(tx.$executeRawUnsafe("UPDATE cycles SET title = 'raw'")).rejects.toThrow(TenantScopeViolation);
+    });
+    // Layer 3 alone: the owner (superuser) bypasses RLS, the extension still refuses Borneo's row.
+    const scoped = testDb.owner.prisma.$extends(withTenantScope(ACME));
+    await expect(scoped.$transaction((tx) => insertAuditRows(tx as never, [row(BORNEO)]))).rejects.toThrow(TenantScopeViolation);
+    expect(await testDb.owner.prisma.auditEvent.count({ where: { requestId: `scope-test-${BORNEO}` } })).toBe(0);
   });
 
   it("does not update Borneo's cycle from an Acme unit of work", async () => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '@breezycorp/db';
-import { hashToken, isTokenOf } from '@breezycorp/db';
+import { hashToken, isTokenOf, isUuid } from '@breezycorp/db';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { resolveContactSession, resolveStaffSession } from '../services/token-lookups.ts';
+import { resolveContactSession, resolveStaffSession, resolveStaffSessionForClient } from '../services/token-lookups.ts';
 import { type Actor, ANONYMOUS } from '../tenancy/actor.ts';
 
 export const STAFF_COOKIE = 'spade_session';
@@ -39,12 +39,19 @@ export function credentialOf(request: FastifyRequest): Credential | null {
 export async function resolveActor(
   db: Database,
   credential: Credential | null,
-  options: { contactIdleMs: number; secondFactorStep?: boolean },
+  options: {
+    contactIdleMs: number;
+    secondFactorStep?: boolean;
+    /** A client-scoped route's client (as the URL names it): only that assignment is looked up. */
+    forClient?: { clientId: unknown };
+  },
 ): Promise<Actor> {
   if (!credential) return ANONYMOUS;
   const { token, viaCookie } = credential;
   if (isTokenOf('staff', token)) {
-    const session = await resolveStaffSession(db, hashToken(token));
+    const session = options.forClient
+      ? await resolveStaffSessionForClient(db, hashToken(token), isUuid(options.forClient.clientId) ? options.forClient.clientId : null)
+      : await resolveStaffSession(db, hashToken(token));
     // A session still owing its second factor is no one, except on the second-factor routes.
     if (!session || (session.secondFactorPending && !options.secondFactorStep)) return ANONYMOUS;
     return {
@@ -89,9 +96,12 @@ export default fp<{ db: Database; contactIdleMs: number }>(
         request.actor = ANONYMOUS;
         return;
       }
+      const config = request.routeOptions.config;
       request.actor = await resolveActor(db, credentialOf(request), {
         contactIdleMs,
-        secondFactorStep: request.routeOptions.config.secondFactorStep === true,
+        secondFactorStep: config.secondFactorStep === true,
+        // The input boundary (an earlier onRequest hook) has made the id canonical.
+        ...(config.routeScope === 'client-scoped' && { forClient: { clientId: (request.params as { clientId?: unknown }).clientId } }),
       });
     });
   },

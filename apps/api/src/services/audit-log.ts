@@ -1,4 +1,4 @@
-import type { Prisma, ScopedTx, TxClient } from '@breezycorp/db';
+import { insertAuditRows, type Prisma, type ScopedTx, type TxClient } from '@breezycorp/db';
 
 /** Every event type Spade writes. */
 export const AUDIT_EVENT_TYPES = [
@@ -77,12 +77,11 @@ export interface AuditRow {
  * The one writer of audit rows, inside the caller's unit of work (they commit with the work
  * or not at all; RLS's WITH CHECK applies). Requests reach it through `request.audit`;
  * background work (the delivery worker, schedulers, bulk sends, the magic-link exchange)
- * calls it with its own unit's transaction. createMany: no RETURNING, whose row a
- * firm-wide event's reader (nobody, under RLS) could not see.
+ * calls it with its own unit's transaction. One parameterised INSERT without RETURNING (whose
+ * row a firm-wide event's reader, nobody under RLS, could not see): @breezycorp/db's insertAuditRows.
  */
 export async function writeAuditEvents(tx: TxClient | ScopedTx, rows: readonly AuditRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.auditEvent.createMany({ data: [...rows] });
+  await insertAuditRows(tx, rows);
 }
 
 /** A system actor's event (the worker, the schedulers): no person, no HTTP request unless one caused it. */

@@ -13,19 +13,18 @@ export interface StaffSessionIds {
   sessionId: string;
   staffUserId: string;
   role: 'admin' | 'staff';
-  /** The clients the staff member is assigned to. */
+  /**
+   * The clients the staff member is assigned to — all of them (staff-only routes), or, on a
+   * client-scoped route, only the route's client when assigned.
+   */
   clientIds: string[];
   /** The password was right but the second factor is still owed. */
   secondFactorPending: boolean;
 }
 
-/** A live staff session (not revoked or expired, its user not disabled) and the user's clients, in one round trip. */
-export async function resolveStaffSession(db: Database, tokenHash: string): Promise<StaffSessionIds | null> {
-  const rows = await unscoped(db).prisma.$queryRaw<
-    { session_id: string; staff_user_id: string; role: string; client_ids: string[]; second_factor_pending: boolean }[]
-  >`
-    SELECT session_id, staff_user_id, role, client_ids, second_factor_pending FROM spade_resolve_staff_session(${tokenHash})`;
-  const row = rows[0];
+type StaffSessionRow = { session_id: string; staff_user_id: string; role: string; client_ids: string[]; second_factor_pending: boolean };
+
+function staffSession(row: StaffSessionRow | undefined): StaffSessionIds | null {
   if (!row) return null;
   return {
     sessionId: row.session_id,
@@ -34,6 +33,29 @@ export async function resolveStaffSession(db: Database, tokenHash: string): Prom
     clientIds: row.client_ids,
     secondFactorPending: row.second_factor_pending,
   };
+}
+
+/** A live staff session (not revoked or expired, its user not disabled) and all the user's clients, in one round trip. */
+export async function resolveStaffSession(db: Database, tokenHash: string): Promise<StaffSessionIds | null> {
+  const rows = await unscoped(db).prisma.$queryRaw<StaffSessionRow[]>`
+    SELECT session_id, staff_user_id, role, client_ids, second_factor_pending FROM spade_resolve_staff_session(${tokenHash})`;
+  return staffSession(rows[0]);
+}
+
+/**
+ * The same session, asked about one client only (client-scoped routes): `clientIds` is
+ * `[clientId]` when the user is assigned to it, `[]` otherwise — never the whole list, whose
+ * cost grows with the number of clients served (migration 0013).
+ */
+export async function resolveStaffSessionForClient(
+  db: Database,
+  tokenHash: string,
+  clientId: string | null,
+): Promise<StaffSessionIds | null> {
+  const rows = await unscoped(db).prisma.$queryRaw<StaffSessionRow[]>`
+    SELECT session_id, staff_user_id, role, client_ids, second_factor_pending
+      FROM spade_resolve_staff_session_for_client(${tokenHash}, ${clientId}::uuid)`;
+  return staffSession(rows[0]);
 }
 
 export interface ContactSessionIds {

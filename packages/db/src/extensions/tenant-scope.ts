@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.ts';
-import { isApplyingContext, isUuid } from '../tenant-context.ts';
+import { auditRowsBeingWritten, isApplyingContext, isUuid } from '../tenant-context.ts';
 
 /**
  * Layer 3 of DESIGN.md §4: every operation on every tenant model, through a scoped client,
@@ -149,8 +149,14 @@ export function withTenantScope(clientId: string) {
       $executeRaw: () => refuseRaw('$executeRaw'),
       $queryRawUnsafe: () => refuseRaw('$queryRawUnsafe'),
       $executeRawUnsafe: ({ args, query }) => {
-        // The unit of work's own context statement (tenant-context.ts) is the only exception.
+        // The two exceptions (tenant-context.ts): the unit of work's own context statement,
+        // and audit-rows.ts's INSERT when every row it writes is this client's.
         if (isApplyingContext()) return query(args);
+        const auditRows = auditRowsBeingWritten();
+        if (auditRows !== undefined) {
+          if (auditRows.length > 0 && auditRows.every((id) => id === clientId)) return query(args);
+          throw new TenantScopeViolation(`audit_events: a row for another client through the client ${clientId}'s scope`);
+        }
         return refuseRaw('$executeRawUnsafe');
       },
     },
