@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { checkRouteTable, ROUTE_SCOPES } from '../tenancy/route-scope.ts';
@@ -18,6 +19,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
+
+/** buildApp with one extra route: the boot check must refuse it. */
+const bootWith = (extraRoutes: (app: FastifyInstance) => Promise<void>) =>
+  buildApp(t.config, { db: t.db, adminDb: t.adminDb, logger: false, extraRoutes });
 
 describe('route coverage', () => {
   it('every route registered by buildApp declares a known routeScope', () => {
@@ -52,39 +57,24 @@ describe('route coverage', () => {
 
   it('buildApp refuses to boot with a route that declares no scope', async () => {
     await expect(
-      buildApp(t.config, {
-        db: t.db,
-        adminDb: t.adminDb,
-        logger: false,
-        extraRoutes: async (app) => {
-          app.get('/api/undeclared', async () => ({ leaked: true }));
-        },
+      bootWith(async (app) => {
+        app.get('/api/undeclared', async () => ({ leaked: true }));
       }),
     ).rejects.toThrow(/declares no valid config.routeScope/);
   });
 
   it('buildApp refuses to boot with an unknown scope', async () => {
     await expect(
-      buildApp(t.config, {
-        db: t.db,
-        adminDb: t.adminDb,
-        logger: false,
-        extraRoutes: async (app) => {
-          app.get('/api/misdeclared', { config: { routeScope: 'tenant' as never } }, async () => ({}));
-        },
+      bootWith(async (app) => {
+        app.get('/api/misdeclared', { config: { routeScope: 'tenant' as never } }, async () => ({}));
       }),
     ).rejects.toThrow(/declares no valid config.routeScope/);
   });
 
   it('buildApp refuses a client-scoped route without :clientId', async () => {
     await expect(
-      buildApp(t.config, {
-        db: t.db,
-        adminDb: t.adminDb,
-        logger: false,
-        extraRoutes: async (app) => {
-          app.get('/api/files/:fileId', { config: { routeScope: 'client-scoped' } }, async () => ({}));
-        },
+      bootWith(async (app) => {
+        app.get('/api/files/:fileId', { config: { routeScope: 'client-scoped' } }, async () => ({}));
       }),
     ).rejects.toThrow(/must carry :clientId/);
   });
@@ -95,13 +85,8 @@ describe('route coverage', () => {
       'client_scoped_without_client_id',
     ]);
     await expect(
-      buildApp(t.config, {
-        db: t.db,
-        adminDb: t.adminDb,
-        logger: false,
-        extraRoutes: async (app) => {
-          app.get(url, { config: { routeScope: 'client-scoped' } }, async () => ({}));
-        },
+      bootWith(async (app) => {
+        app.get(url, { config: { routeScope: 'client-scoped' } }, async () => ({}));
       }),
     ).rejects.toThrow(/must carry :clientId/);
   });

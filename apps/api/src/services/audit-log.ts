@@ -1,4 +1,4 @@
-import { insertAuditRows, type Prisma, type ScopedTx, type TxClient } from '@breezycorp/db';
+import { type AuditRowValues, insertAuditRows, type Prisma, type ScopedTx, type TxClient } from '@breezycorp/db';
 
 /** Every event type Spade writes. */
 export const AUDIT_EVENT_TYPES = [
@@ -61,17 +61,8 @@ export const AUDIT_EVENT_TYPES = [
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-/** One audit_events row as Spade writes it: by a request (plugins/audit.ts) or by background work. */
-export interface AuditRow {
-  eventType: AuditEventType;
-  actorType: 'staff' | 'contact' | 'anonymous' | 'system';
-  actorId: string | null;
-  clientId: string | null;
-  entityType: string | null;
-  entityId: string | null;
-  requestId: string | null;
-  eventDataJson: Prisma.InputJsonObject;
-}
+/** One audit_events row as Spade writes it (by a request or by background work): @breezycorp/db's row, typed by event. */
+export type AuditRow = AuditRowValues & { eventType: AuditEventType; actorType: 'staff' | 'contact' | 'anonymous' | 'system' };
 
 /**
  * The one writer of audit rows, inside the caller's unit of work (they commit with the work
