@@ -1,3 +1,4 @@
+import { insertAuditRows } from './audit-rows.ts';
 import { hashPassword, passwordPolicyProblem } from './secrets.ts';
 import type { TxClient } from './unit-of-work.ts';
 
@@ -51,18 +52,17 @@ export async function createAdmin(
     },
     select: { id: true },
   });
-  await tx.auditEvent.createMany({
-    data: [
-      {
-        eventType: 'staff_user.admin_created',
-        actorType: options.actor.type,
-        actorId: null,
-        clientId: null,
-        entityType: 'staff_user',
-        entityId: user.id,
-        eventDataJson: { via: options.actor.name, firstAdmin: options.onlyIfNoAdmin },
-      },
-    ],
-  });
+  await insertAuditRows(tx, [
+    {
+      eventType: 'staff_user.admin_created',
+      actorType: options.actor.type,
+      actorId: null,
+      clientId: null,
+      entityType: 'staff_user',
+      entityId: user.id,
+      requestId: null,
+      eventDataJson: { via: options.actor.name, firstAdmin: options.onlyIfNoAdmin },
+    },
+  ]);
   return { created: true, staffUserId: user.id, email };
 }

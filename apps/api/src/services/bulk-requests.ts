@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { Config } from '../config.ts';
-import type { AuditEventType } from './audit-log.ts';
+import { type AuditEventType, type AuditRow, writeAuditEvents } from './audit-log.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from './document-requests.ts';
 
 /**
@@ -116,7 +116,7 @@ async function sendToClient(db: Database, config: Config, input: BulkJobInput, c
         reason: 'bulk',
         bulkJobId: input.jobId,
       });
-      const event = (eventType: AuditEventType, data: Prisma.InputJsonObject) => ({
+      const event = (eventType: AuditEventType, data: Prisma.InputJsonObject): AuditRow => ({
         eventType,
         actorType: 'staff',
         actorId: input.createdBy,
@@ -126,12 +126,10 @@ async function sendToClient(db: Database, config: Config, input: BulkJobInput, c
         requestId: input.httpRequestId,
         eventDataJson: data,
       });
-      await tx.auditEvent.createMany({
-        data: [
-          event('request.created', { cycleId: cycle.id, contactId: contact.id, templateId: template.id, bulkJobId: input.jobId }),
-          event('magic_link.created', { contactId: contact.id, outboxId: created.outboxId }),
-        ],
-      });
+      await writeAuditEvents(tx, [
+        event('request.created', { cycleId: cycle.id, contactId: contact.id, templateId: template.id, bulkJobId: input.jobId }),
+        event('magic_link.created', { contactId: contact.id, outboxId: created.outboxId }),
+      ]);
       return { clientId, outcome: 'created' as const, requestId: created.requestId };
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 import { clientContext, type Database, hashToken, isTokenOf, newToken } from '@breezycorp/db';
-import type { AuditEventType } from './audit-log.ts';
+import { type AuditEventType, writeAuditEvents } from './audit-log.ts';
 import { enqueueContactMessage } from './outbox.ts';
 import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagicLink } from './token-lookups.ts';
 
@@ -84,20 +84,18 @@ export async function exchangeMagicLink(
         });
         if (!still) return { kind: 'invalid' };
       }
-      await tx.auditEvent.createMany({
-        data: [
-          {
-            eventType: 'magic_link.replayed' satisfies AuditEventType,
-            actorType: 'anonymous',
-            actorId: null,
-            clientId: link.clientId,
-            entityType: 'cycle_request',
-            entityId: link.cycleRequestId,
-            requestId: options.httpRequestId,
-            eventDataJson: { contactId: link.contactId, ip: options.ip },
-          },
-        ],
-      });
+      await writeAuditEvents(tx, [
+        {
+          eventType: 'magic_link.replayed' satisfies AuditEventType,
+          actorType: 'anonymous',
+          actorId: null,
+          clientId: link.clientId,
+          entityType: 'cycle_request',
+          entityId: link.cycleRequestId,
+          requestId: options.httpRequestId,
+          eventDataJson: { contactId: link.contactId, ip: options.ip },
+        },
+      ]);
       return { kind: 'replayed' };
     }
     const sessionToken = newToken('contact');
@@ -112,20 +110,18 @@ export async function exchangeMagicLink(
       },
       select: { id: true },
     });
-    await tx.auditEvent.createMany({
-      data: [
-        {
-          eventType: 'magic_link.exchanged' satisfies AuditEventType,
-          actorType: 'contact',
-          actorId: consumed.contactId,
-          clientId: consumed.clientId,
-          entityType: 'cycle_request',
-          entityId: consumed.cycleRequestId,
-          requestId: options.httpRequestId,
-          eventDataJson: { contactSessionId: session.id, sessionExpiresAt: expiresAt.toISOString() },
-        },
-      ],
-    });
+    await writeAuditEvents(tx, [
+      {
+        eventType: 'magic_link.exchanged' satisfies AuditEventType,
+        actorType: 'contact',
+        actorId: consumed.contactId,
+        clientId: consumed.clientId,
+        entityType: 'cycle_request',
+        entityId: consumed.cycleRequestId,
+        requestId: options.httpRequestId,
+        eventDataJson: { contactSessionId: session.id, sessionExpiresAt: expiresAt.toISOString() },
+      },
+    ]);
     return {
       kind: 'granted',
       grant: {
@@ -171,20 +167,18 @@ export async function requestNewLink(
             kind: 'magic_link',
             reason: 'self_service',
           });
-      await tx.auditEvent.createMany({
-        data: [
-          {
-            eventType: 'magic_link.requested' satisfies AuditEventType,
-            actorType: 'anonymous',
-            actorId: null,
-            clientId: ids.clientId,
-            entityType: 'cycle_request',
-            entityId: ids.cycleRequestId,
-            requestId: options.httpRequestId,
-            eventDataJson: { contactId: ids.contactId, ip: options.ip, limited, ...(queued && { outboxId: queued.id }) },
-          },
-        ],
-      });
+      await writeAuditEvents(tx, [
+        {
+          eventType: 'magic_link.requested' satisfies AuditEventType,
+          actorType: 'anonymous',
+          actorId: null,
+          clientId: ids.clientId,
+          entityType: 'cycle_request',
+          entityId: ids.cycleRequestId,
+          requestId: options.httpRequestId,
+          eventDataJson: { contactId: ids.contactId, ip: options.ip, limited, ...(queued && { outboxId: queued.id }) },
+        },
+      ]);
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { Database, Prisma } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
+import { writeAuditEvents } from '../audit-log.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../document-requests.ts';
 import { type Frequency, nextRunAfter, periodOf } from '../recurring.ts';
 import { unsafeDueSchedules } from './unsafe-claims.ts';
@@ -49,20 +50,18 @@ export async function runRecurringScheduler({ db, config }: { db: Database; conf
         reason: 'recurring',
       });
       const data: Prisma.InputJsonObject = { cycleId: cycle.id, contactId: contact.id, templateId: template.id, scheduleId, period };
-      await tx.auditEvent.createMany({
-        data: [
-          {
-            eventType: 'request.created',
-            actorType: 'system',
-            actorId: null,
-            requestId: null,
-            clientId,
-            entityType: 'cycle_request',
-            entityId: request.requestId,
-            eventDataJson: data,
-          },
-        ],
-      });
+      await writeAuditEvents(tx, [
+        {
+          eventType: 'request.created',
+          actorType: 'system',
+          actorId: null,
+          requestId: null,
+          clientId,
+          entityType: 'cycle_request',
+          entityId: request.requestId,
+          eventDataJson: data,
+        },
+      ]);
       return true;
     });
     if (did) created += 1;

@@ -1,5 +1,5 @@
 import type { Database } from '@breezycorp/db';
-import type { AuditEventType } from '../audit-log.ts';
+import { type AuditEventType, writeAuditEvents } from '../audit-log.ts';
 import { enqueueContactMessage } from '../outbox.ts';
 import { nextReminderAfterSend, reminderDecision } from '../reminders.ts';
 import { unsafeDueReminders } from './unsafe-claims.ts';
@@ -49,20 +49,18 @@ export async function runReminderScheduler({ db, now }: { db: Database; now: Dat
         now,
       );
       const audit = (eventType: AuditEventType, data: object) =>
-        tx.auditEvent.createMany({
-          data: [
-            {
-              eventType,
-              actorType: 'system',
-              actorId: null,
-              requestId: null,
-              clientId,
-              entityType: 'cycle_request',
-              entityId: request.id,
-              eventDataJson: data,
-            },
-          ],
-        });
+        writeAuditEvents(tx, [
+          {
+            eventType,
+            actorType: 'system',
+            actorId: null,
+            requestId: null,
+            clientId,
+            entityType: 'cycle_request',
+            entityId: request.id,
+            eventDataJson: data,
+          },
+        ]);
       // Compare-and-set: whoever moves next_reminder_at first owns this reminder.
       const take = (data: Parameters<typeof tx.cycleRequest.updateMany>[0]['data']) =>
         tx.cycleRequest.updateMany({ where: { id: request.id, nextReminderAt: request.nextReminderAt }, data });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, hashToken, newToken, type ScopedTx } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
-import type { AuditEventType } from '../audit-log.ts';
+import { type AuditEventType, writeAuditEvents } from '../audit-log.ts';
 import { recoverStaleBulkJobs } from '../bulk-requests.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
 import { runRecurringScheduler } from './recurring-scheduler.ts';
@@ -79,9 +79,7 @@ type Prepared = { kind: 'send'; mail: OutgoingMail; attempts: number } | { kind:
 const SYSTEM = { actorType: 'system', actorId: null, requestId: null } as const;
 
 async function systemAudit(tx: ScopedTx, clientId: string, eventType: AuditEventType, requestId: string, data: object) {
-  await tx.auditEvent.createMany({
-    data: [{ ...SYSTEM, clientId, eventType, entityType: 'cycle_request', entityId: requestId, eventDataJson: data }],
-  });
+  await writeAuditEvents(tx, [{ ...SYSTEM, clientId, eventType, entityType: 'cycle_request', entityId: requestId, eventDataJson: data }]);
 }
 
 export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
