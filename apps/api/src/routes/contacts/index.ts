@@ -1,42 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
+import { AppError, notFound, rethrowUniqueAs } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ClientParams, errors, NonBlank, Ok, Timestamp, Uuid } from '../schemas.ts';
-
-const Name = NonBlank(200);
-const Email = Type.String({ format: 'email', maxLength: 254 });
-const Phone = Type.String({ minLength: 1, maxLength: 40, pattern: '^[0-9+()\\-. ]+$' });
-
-export const ContactView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    name: Type.String(),
-    email: Type.String(),
-    phone: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-type ContactRow = { id: string; clientId: string; name: string; email: string; phone: string | null; createdAt: Date; updatedAt: Date };
-
-export function contactView(c: ContactRow) {
-  return {
-    id: c.id,
-    clientId: c.clientId,
-    name: c.name,
-    email: c.email,
-    phone: c.phone,
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-  };
-}
-
-const ContactParams = Type.Object({ clientId: Uuid, contactId: Uuid }, { additionalProperties: false });
+import { ClientParams, errors, Ok } from '../schemas.ts';
+import { ContactParams, ContactView, CreateContactBody, contactView, UpdateContactBody } from './schema.ts';
 
 /** The message names the field, never the value: a 409 must not echo what it collided with. */
 const duplicateEmail = () => new AppError('conflict', 'A contact with this email already exists for this client');
@@ -45,10 +13,7 @@ const duplicateEmail = () => new AppError('conflict', 'A contact with this email
  * Translates the unique index on (client_id, lower(email)) into a 409. The pre-check in
  * the handlers answers the common case; this catches the race between two writers.
  */
-function rethrowDuplicate(error: unknown): never {
-  if (isUniqueViolation(error)) throw duplicateEmail();
-  throw error;
-}
+const rethrowDuplicate = rethrowUniqueAs(duplicateEmail);
 
 const CONTACTS_PAGE = pager('listContacts', 'asc', [{ field: 'name', kind: 'text' }]);
 
@@ -85,7 +50,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createContact',
         summary: 'Add a contact to a client',
         params: ClientParams,
-        body: Type.Object({ name: Name, email: Email, phone: Type.Optional(Phone) }, { additionalProperties: false }),
+        body: CreateContactBody,
         response: { 201: ContactView, ...errors },
       },
     },
@@ -129,10 +94,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateContact',
         summary: 'Update a contact',
         params: ContactParams,
-        body: Type.Object(
-          { name: Type.Optional(Name), email: Type.Optional(Email), phone: Type.Optional(Type.Union([Phone, Type.Null()])) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UpdateContactBody,
         response: { 200: ContactView, ...errors },
       },
     },

@@ -3,48 +3,11 @@ import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
 import { tenantDb } from '../../plugins/unit-of-work.ts';
-import { type StoredFileRow, sendStoredFile, storeUpload } from '../../services/file-storage.ts';
+import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actor.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
-
-export const FileView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    cycleId: Uuid,
-    requestItemId: Uuid,
-    filename: Type.String(),
-    contentType: Type.String(),
-    size: Type.Integer({ minimum: 0 }),
-    sha256: Type.String(),
-    createdAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-export function fileView(f: Omit<StoredFileRow, 'storageKey'>) {
-  return {
-    id: f.id,
-    clientId: f.clientId,
-    cycleId: f.cycleId,
-    requestItemId: f.requestItemId,
-    filename: f.filename,
-    contentType: f.contentType,
-    size: Number(f.size),
-    sha256: f.sha256,
-    createdAt: f.createdAt.toISOString(),
-  };
-}
-
-/** Upload routes answer 413 (too large) and 415 (type not accepted) besides the usual errors. */
-export const uploadErrors = { ...errors, 413: ErrorBody, 415: ErrorBody } as const;
-/** A download's 200 body is the file's bytes, streamed. */
-export const FileBytes = Type.String({ format: 'binary', description: 'The file, as an attachment' });
-
-const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }, { additionalProperties: false });
-const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
-const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+import { ClientParams, errors, FileParams, Ok, RequestItemParams } from '../schemas.ts';
+import { FileBytes, FileQuery, FileView, fileView, PreviewBytes, uploadErrors } from './schema.ts';
 
 const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 
@@ -58,7 +21,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       schema: {
         operationId: 'uploadItemFile',
         summary: 'Upload a file to a checklist item (staff)',
-        params: ItemParams,
+        params: RequestItemParams,
         consumes: ['multipart/form-data'],
         response: { 201: FileView, ...uploadErrors },
       },
@@ -89,7 +52,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         operationId: 'listFiles',
         summary: "List a client's files (oldest first, a page at a time)",
         params: ClientParams,
-        querystring: pageQuery({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }),
+        querystring: pageQuery(FileQuery),
         response: { 200: pagedBody({ files: Type.Array(FileView) }), ...errors },
       },
     },
@@ -137,7 +100,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         operationId: 'previewFile',
         summary: 'Show an image or PDF inline (sandboxed); other types are download-only',
         params: FileParams,
-        response: { 200: Type.String({ format: 'binary', description: 'An image or PDF, inline and sandboxed' }), ...uploadErrors },
+        response: { 200: PreviewBytes, ...uploadErrors },
       },
     },
     async (request, reply) => {

@@ -1,7 +1,7 @@
 import { hashPassword, type TxClient } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
+import { AppError, notFound, rethrowUniqueAs } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { resetSecondFactor } from '../../services/token-lookups.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
@@ -114,9 +114,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
           data: { email, name: request.body.name.trim(), role: request.body.role, passwordHash: await hashPassword(request.body.password) },
           select: STAFF_USER_FIELDS,
         })
-        .catch((error: unknown) => {
-          throw isUniqueViolation(error) ? conflict() : error;
-        });
+        .catch(rethrowUniqueAs(conflict));
       await request.audit({
         eventType: 'staff_user.created',
         entityType: 'staff_user',
@@ -193,9 +191,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       if (!client) throw notFound();
       const conflict = () => new AppError('conflict', 'This staff user is already assigned to this client');
       if (await db.staffClientAssignment.findFirst({ where: { staffUserId, clientId }, select: { id: true } })) throw conflict();
-      const assignment = await db.staffClientAssignment.create({ data: { staffUserId, clientId } }).catch((error: unknown) => {
-        throw isUniqueViolation(error) ? conflict() : error;
-      });
+      const assignment = await db.staffClientAssignment.create({ data: { staffUserId, clientId } }).catch(rethrowUniqueAs(conflict));
       await request.audit({
         eventType: 'assignment.created',
         entityType: 'staff_client_assignment',
