@@ -73,6 +73,7 @@ export const ActorType = Type.Union([
   Type.Literal('system'),
   Type.Literal('operator'),
 ]);
+export const Frequency = Type.Union([Type.Literal('monthly'), Type.Literal('quarterly'), Type.Literal('yearly')]);
 export const ClientStatus = Type.Union([Type.Literal('active'), Type.Literal('archived')]);
 export const StaffRole = Type.Union([Type.Literal('admin'), Type.Literal('staff')]);
 
@@ -91,7 +92,13 @@ export function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
 /** A `date` column (no time of day) as YYYY-MM-DD. */
-export const isoDate = (date: Date | null) => (date ? date.toISOString().slice(0, 10) : null);
+export function isoDate(date: Date): string;
+export function isoDate(date: Date | null): string | null;
+export function isoDate(date: Date | null): string | null {
+  return date ? date.toISOString().slice(0, 10) : null;
+}
+/** A `date` body field (YYYY-MM-DD) as the column's value: midnight UTC. */
+export const dateColumn = (day: string) => new Date(`${day}T00:00:00Z`);
 
 /** A response that must not be cached anywhere (a link, a session, a secret). */
 export const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');

@@ -6064,10 +6064,10 @@ export interface operations {
                             id: string;
                             /** Format: date-time */
                             raisedAt: string;
-                            kind: string;
+                            kind: "decoy.touched" | "breadth.staff_clients" | "breadth.contact_foreign_client" | "breadth.denied_burst";
                             status: "incident" | "suggested";
                             summary: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             address: string | null;
@@ -6233,10 +6233,10 @@ export interface operations {
                             id: string;
                             /** Format: date-time */
                             raisedAt: string;
-                            kind: string;
+                            kind: "decoy.touched" | "breadth.staff_clients" | "breadth.contact_foreign_client" | "breadth.denied_burst";
                             status: "incident" | "suggested";
                             summary: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             address: string | null;
@@ -8786,9 +8786,9 @@ export interface operations {
                             templateId: string;
                             /** Format: uuid */
                             contactId: string;
-                            frequency: string;
+                            frequency: "monthly" | "quarterly" | "yearly";
                             dayOfMonth: number;
-                            cycleKind: string;
+                            cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                             /** Format: date */
                             nextRunOn: string;
                             lastPeriod: string | null;
@@ -8962,9 +8962,9 @@ export interface operations {
                         templateId: string;
                         /** Format: uuid */
                         contactId: string;
-                        frequency: string;
+                        frequency: "monthly" | "quarterly" | "yearly";
                         dayOfMonth: number;
-                        cycleKind: string;
+                        cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         /** Format: date */
                         nextRunOn: string;
                         lastPeriod: string | null;
@@ -9124,9 +9124,9 @@ export interface operations {
                         templateId: string;
                         /** Format: uuid */
                         contactId: string;
-                        frequency: string;
+                        frequency: "monthly" | "quarterly" | "yearly";
                         dayOfMonth: number;
-                        cycleKind: string;
+                        cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         /** Format: date */
                         nextRunOn: string;
                         lastPeriod: string | null;

@@ -4,8 +4,8 @@ import { notFound } from '../../errors.ts';
 import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actor.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ClientParams, CycleParams, errors } from '../schemas.ts';
-import { CreateCycleBody, CycleQuery, CycleView, cycleView, DueSoonQuery, dateColumn, UpdateCycleBody } from './schema.ts';
+import { ClientParams, CycleParams, dateColumn, errors } from '../schemas.ts';
+import { CreateCycleBody, CycleQuery, CycleView, cycleView, DueSoonQuery, UpdateCycleBody } from './schema.ts';
 
 // Undated cycles come last (NULLS LAST, PostgreSQL's default for ascending), then by creation.
 const CYCLES_PAGE = pager('listCycles', 'asc', [

@@ -68,6 +68,3 @@ export const UpdateCycleBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
-
-/** A `date` body field (YYYY-MM-DD) as the column's value: midnight UTC. */
-export const dateColumn = (day: string) => new Date(`${day}T00:00:00Z`);
