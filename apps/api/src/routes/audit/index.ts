@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import { AppError } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { clientScope } from '../client-route.ts';
 import { pager, readPage } from '../pagination.ts';
 import { ClientParams, errors } from '../schemas.ts';
 import { AuditList, AuditQuery, auditEventView } from './schema.ts';
@@ -52,7 +53,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
       // events (client_id NULL) are never among them.
       const where = auditWhere(request.query);
       const rows = await readPage(request, reply, CLIENT_AUDIT_PAGE, (page) =>
-        tenantDb(request).auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
+        clientScope(request).db.auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
       );
       return { events: rows.map(auditEventView) };
     },

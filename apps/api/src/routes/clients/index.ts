@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors } from '../schemas.ts';
 import { ClientView, CreateClientBody, clientView, UpdateClientBody } from './schema.ts';
@@ -66,7 +67,8 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getClient', summary: 'Get a client', params: ClientParams, response: { 200: ClientView, ...errors } },
     },
     async (request) => {
-      const client = await tenantDb(request).client.findUnique({ where: { id: request.params.clientId } });
+      const { db, clientId } = clientScope(request);
+      const client = await db.client.findUnique({ where: { id: clientId } });
       if (!client) throw notFound();
       await request.audit({ eventType: 'client.read', entityType: 'client', entityId: client.id });
       return clientView(client);
@@ -86,13 +88,13 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const { count } = await db.client.updateMany({
-        where: { id: request.params.clientId },
+        where: { id: clientId },
         data: { ...request.body, updatedAt: new Date() },
       });
       if (count === 0) throw notFound();
-      const client = await db.client.findUniqueOrThrow({ where: { id: request.params.clientId } });
+      const client = await db.client.findUniqueOrThrow({ where: { id: clientId } });
       await request.audit({
         eventType: 'client.updated',
         entityType: 'client',

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound, rethrowUniqueAs } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, Ok } from '../schemas.ts';
 import { ContactParams, ContactView, CreateContactBody, contactView, UpdateContactBody } from './schema.ts';
@@ -32,7 +32,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const rows = await readPage(request, reply, CONTACTS_PAGE, (page) =>
-        tenantDb(request).contact.findMany({ ...page, where: { AND: [{ deletedAt: null }, page.where] } }),
+        clientScope(request).db.contact.findMany({ ...page, where: { AND: [{ deletedAt: null }, page.where] } }),
       );
       // Every read of a contact is audited, in lists too.
       await request.auditMany(
@@ -55,7 +55,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const email = request.body.email.trim();
       const taken = await db.contact.findFirst({
         where: { email: { equals: email, mode: 'insensitive' }, deletedAt: null },
@@ -64,7 +64,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       if (taken) throw duplicateEmail();
       const contact = await db.contact
         .create({
-          data: { clientId: request.params.clientId, name: request.body.name.trim(), email, phone: request.body.phone ?? null },
+          data: { clientId, name: request.body.name.trim(), email, phone: request.body.phone ?? null },
         })
         .catch(rethrowDuplicate);
       await request.audit({ eventType: 'contact.created', entityType: 'contact', entityId: contact.id });
@@ -79,7 +79,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getContact', summary: 'Get a contact', params: ContactParams, response: { 200: ContactView, ...errors } },
     },
     async (request) => {
-      const contact = await tenantDb(request).contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
+      const contact = await clientScope(request).db.contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
       if (!contact) throw notFound();
       await request.audit({ eventType: 'contact.read', entityType: 'contact', entityId: contact.id });
       return contactView(contact);
@@ -99,7 +99,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { contactId } = request.params;
       const { name, phone } = request.body;
       const email = request.body.email?.trim();
@@ -143,7 +143,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       // Soft delete: requests and sessions keep pointing at the row; the contact's portal
       // session stops resolving (spade_resolve_contact_session checks deleted_at).
       const now = new Date();
-      const { count } = await tenantDb(request).contact.updateMany({
+      const { count } = await clientScope(request).db.contact.updateMany({
         where: { id: request.params.contactId, deletedAt: null },
         data: { deletedAt: now, updatedAt: now },
       });

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, CycleParams, dateColumn, errors } from '../schemas.ts';
 import { CreateCycleBody, CycleQuery, CycleView, cycleView, DueSoonQuery, UpdateCycleBody } from './schema.ts';
@@ -29,7 +30,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const rows = await readPage(request, reply, CYCLES_PAGE, (page) =>
         db.cycle.findMany({ ...page, where: { AND: [request.query.status ? { status: request.query.status } : {}, page.where] } }),
       );
@@ -54,10 +55,11 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      const { db, clientId } = clientScope(request);
       const { kind, period, title, dueDate } = request.body;
-      const cycle = await tenantDb(request).cycle.create({
+      const cycle = await db.cycle.create({
         data: {
-          clientId: request.params.clientId,
+          clientId,
           kind,
           period,
           title,
@@ -77,7 +79,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getCycle', summary: 'Get a cycle', params: CycleParams, response: { 200: CycleView, ...errors } },
     },
     async (request) => {
-      const cycle = await tenantDb(request).cycle.findUnique({ where: { id: request.params.cycleId } });
+      const cycle = await clientScope(request).db.cycle.findUnique({ where: { id: request.params.cycleId } });
       if (!cycle) throw notFound();
       await request.audit({ eventType: 'cycle.read', entityType: 'cycle', entityId: cycle.id });
       return cycleView(cycle);
@@ -97,7 +99,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { title, dueDate, status } = request.body;
       const { count } = await db.cycle.updateMany({
         where: { id: request.params.cycleId },

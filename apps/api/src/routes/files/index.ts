@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, FileParams, Ok, RequestItemParams } from '../schemas.ts';
 import { FileBytes, FileQuery, FileView, fileView, PreviewBytes, uploadErrors } from './schema.ts';
@@ -27,8 +27,8 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
-      const { clientId, requestId, itemId } = request.params;
+      const { db, clientId } = clientScope(request);
+      const { requestId, itemId } = request.params;
       const item = await db.requestItem.findFirst({
         where: { id: itemId, cycleRequestId: requestId },
         select: { id: true, request: { select: { cycleId: true } } },
@@ -64,7 +64,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         ...(requestId !== undefined && { item: { cycleRequestId: requestId } }),
       };
       const rows = await readPage(request, reply, FILES_PAGE, (page) =>
-        tenantDb(request).file.findMany({ ...page, where: { AND: [filter, page.where] } }),
+        clientScope(request).db.file.findMany({ ...page, where: { AND: [filter, page.where] } }),
       );
       return { files: rows.map(fileView) };
     },
@@ -84,7 +84,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file);
     },
@@ -104,7 +104,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file, { inline: true });
     },
@@ -117,7 +117,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       schema: { operationId: 'deleteFile', summary: 'Delete a file', params: FileParams, response: { 200: Ok, ...errors } },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       // Soft delete: the bytes stay on disk (evidence, recovery); every read path excludes the row.
       const { count } = await db.file.updateMany({
         where: { id: request.params.fileId, deletedAt: null },

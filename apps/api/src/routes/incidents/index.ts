@@ -212,12 +212,10 @@ async function auditConsoleRead(
 }
 
 const incidents: FastifyPluginAsyncTypebox = async (app) => {
-  const config = { routeScope: 'staff-only', adminOnly: true, decoyScan: false } as const;
-
   app.get(
     '/api/admin/incidents',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'listIncidents',
         summary: 'List open and recently resolved incidents with their PDPA clocks (admin, read-only)',
@@ -243,7 +241,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/admin/incidents/:incidentId',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'getIncident',
         summary: "An incident's clocks, timeline, evidence metadata and containment (admin, read-only)",
@@ -311,7 +309,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/admin/detection',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'getDetectionState',
         summary: 'Open detection alerts, frozen tenants and routes offline (admin, read-only)',

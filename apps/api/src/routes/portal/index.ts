@@ -5,12 +5,12 @@ import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { CONTACT_COOKIE, csrfTokenFor } from '../../plugins/auth.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { exchangeMagicLink, inspectMagicLink, requestNewLink } from '../../services/magic-links.ts';
 import { enqueueStaffDigest } from '../../services/outbox.ts';
 import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/schema.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ITEM_COLUMNS } from '../requests/schema.ts';
@@ -42,7 +42,7 @@ const STAFF_FILE_READS = { 'file.downloaded': 'downloaded' } as const;
 /** The contact's own request: their session is bound to it, and to them. */
 async function ownRequest(request: FastifyRequest) {
   const actor = contactActor(request);
-  const found = await tenantDb(request).cycleRequest.findFirst({
+  const found = await clientScope(request).db.cycleRequest.findFirst({
     where: { id: actor.cycleRequestId, contactId: actor.contactId },
     select: {
       id: true,
@@ -249,7 +249,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request, reply) => {
       const actor = contactActor(request);
-      await tenantDb(request).contactSession.updateMany({
+      await clientScope(request).db.contactSession.updateMany({
         where: { id: actor.sessionId, revokedAt: null },
         data: { revokedAt: new Date() },
       });
@@ -272,7 +272,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request) => {
       const own = await ownRequest(request);
-      const items = await tenantDb(request).requestItem.findMany({
+      const items = await clientScope(request).db.requestItem.findMany({
         where: { cycleRequestId: own.id },
         orderBy: { position: 'asc' },
         select: ITEM_COLUMNS,
@@ -310,20 +310,20 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request, reply) => {
       const actor = contactActor(request);
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const own = await ownRequest(request);
       // An item of any other request — even this client's — is not found.
       const item = await db.requestItem.findFirst({ where: { id: request.params.itemId, cycleRequestId: own.id } });
       if (!item) throw notFound();
       if (item.status === 'accepted') throw new AppError('conflict', 'This item has already been accepted');
       const row = await storeUpload(request, db, config, {
-        clientId: request.params.clientId,
+        clientId,
         cycleId: own.cycleId,
         requestItemId: item.id,
         uploadedBy: { type: 'contact', id: actor.contactId },
       });
       await db.requestItem.updateMany({ where: { id: item.id }, data: { status: 'submitted', updatedAt: new Date() } });
-      await notifyStaffWhenComplete(db, request.params.clientId, own.id);
+      await notifyStaffWhenComplete(db, clientId, own.id);
       return reply.code(201).send(fileView(row));
     },
   );
@@ -342,7 +342,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request, reply) => {
       const rows = await readPage(request, reply, PORTAL_FILES_PAGE, (page) =>
-        tenantDb(request).file.findMany({ ...page, where: { AND: [ownUploads(request), page.where] } }),
+        clientScope(request).db.file.findMany({ ...page, where: { AND: [ownUploads(request), page.where] } }),
       );
       return { files: rows.map(fileView) };
     },
@@ -360,7 +360,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       // Only the contact's own upload, and only while its item awaits review: a reviewed file is the firm's record.
       const file = await db.file.findFirst({
         where: { id: request.params.fileId, ...ownUploads(request) },
@@ -390,7 +390,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const files = await db.file.findMany({
         where: ownUploads(request),
         select: { id: true, filename: true, createdAt: true },
@@ -444,7 +444,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file);
     },

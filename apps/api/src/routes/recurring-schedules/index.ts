@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { firstRunOnOrAfter } from '../../services/recurring.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, dateColumn, errors } from '../schemas.ts';
 import { CreateBody, ScheduleParams, ScheduleView, scheduleView } from './schema.ts';
@@ -36,7 +36,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const body = request.body;
       const contact = await db.contact.findFirst({ where: { id: body.contactId, deletedAt: null }, select: { id: true } });
       if (!contact) throw notFound();
@@ -46,7 +46,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       if (Number.isNaN(from.getTime())) throw new AppError('validation_failed', 'startOn is not a date');
       const created = await db.recurringSchedule.create({
         data: {
-          clientId: request.params.clientId,
+          clientId,
           templateId: template.id,
           contactId: contact.id,
           frequency: body.frequency,
@@ -79,7 +79,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const rows = await readPage(request, reply, SCHEDULES_PAGE, (page) => tenantDb(request).recurringSchedule.findMany(page));
+      const rows = await readPage(request, reply, SCHEDULES_PAGE, (page) => clientScope(request).db.recurringSchedule.findMany(page));
       return { schedules: rows.map(scheduleView) };
     },
   );
@@ -96,7 +96,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { count } = await db.recurringSchedule.updateMany({
         where: { id: request.params.scheduleId, cancelledAt: null },
         data: { cancelledAt: new Date(), updatedAt: new Date() },

@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { CycleParams, errors, iso, noStore, RequestItemParams, RequestParams } from '../schemas.ts';
 import {
@@ -49,8 +50,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
-      const { clientId, cycleId } = request.params;
+      const { db, clientId } = clientScope(request);
+      const { cycleId } = request.params;
       const { contactId, templateId } = request.body;
       // Checked up front: another client's cycle or contact is simply not found (404), never a foreign-key error.
       const cycle = await db.cycle.findUnique({ where: { id: cycleId }, select: { id: true, status: true, dueDate: true } });
@@ -122,7 +123,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const cycle = await db.cycle.findUnique({ where: { id: request.params.cycleId }, select: { id: true } });
       if (!cycle) throw notFound();
       const rows = await readPage(request, reply, REQUESTS_PAGE, (page) =>
@@ -213,7 +214,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: REQUEST_COLUMNS });
       if (!found) throw notFound();
       const items = await db.requestItem.findMany({
@@ -241,7 +242,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { id: true, status: true, contactId: true },
@@ -264,7 +265,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         data: { revokedAt: now },
       });
       const queued = await enqueueContactMessage(db, {
-        clientId: request.params.clientId,
+        clientId,
         cycleRequestId: found.id,
         contactId: found.contactId,
         to: contact.email,
@@ -297,7 +298,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: { id: true } });
       if (!found) throw notFound();
       const messages = await db.outboxMessage.findMany({
@@ -337,7 +338,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { ...REQUEST_COLUMNS, cycle: { select: { dueDate: true } } },
@@ -401,7 +402,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
     async (request, reply) => {
       // The one response that carries a link: an explicit, audited staff action for handing a
       // link over by phone or in person. It replaces the current link, like any new link.
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { id: true, status: true, contactId: true, expiresAt: true },
@@ -438,7 +439,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: { id: true, status: true } });
       if (!found) throw notFound();
       if (found.status !== 'open') throw new AppError('conflict', `This request is ${found.status}`);
@@ -477,7 +478,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { requestId, itemId } = request.params;
       const { decision, comment } = request.body;
       if (decision === 'reject' && !comment?.trim()) {
