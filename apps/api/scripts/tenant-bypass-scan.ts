@@ -13,7 +13,11 @@ import ts from 'typescript';
  *  - any file importing `@breezycorp/db/unsafe` (the unscoped client, owner-level helpers)
  *    outside its listed importers; outside the API (CLI, bench) every importer is printed;
  *  - a client-scoped handler using the firm-wide transaction (`firmDb`) — it would skip
- *    require-client-scope's tenant client — or any other route using `tenantDb`.
+ *    require-client-scope's tenant client — or any other route using the tenant client
+ *    (`tenantDb`, or `clientScope` from routes/client-route.ts, which hands it over);
+ *  - a route registered in a route file (`app.<method>('<url>', options, handler)`) whose
+ *    options do not declare `config: { routeScope: '…' }` as literals: the rules above read
+ *    that literal, so a scope kept in a constant or spread in would hide its handler.
  * The allowed exceptions are this explicit list; `--list` prints it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freeze({
@@ -39,6 +43,8 @@ const RAW_METHODS = new Set(['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$ex
 /** What a route must not import from the safe entry: the all-rows admin context and the contexts that name clients. */
 const UNSCOPED_OPENERS = new Set(['ADMIN_CONTEXT', 'clientsContext', 'clientContext']);
 const ROUTE_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'route', 'all']);
+/** The calls that hand a handler its client's scoped transaction. */
+const TENANT_ACCESSORS = ['tenantDb', 'clientScope'] as const;
 
 export interface Finding {
   file: string;
@@ -50,7 +56,8 @@ export interface Finding {
     | 'route-imports-opener'
     | 'unsafe-entry'
     | 'client-scoped-uses-firm-db'
-    | 'non-client-route-uses-tenant-db';
+    | 'non-client-route-uses-tenant-db'
+    | 'route-scope-not-literal';
   message: string;
 }
 
@@ -146,9 +153,24 @@ export function scanSource(file: string, source: string): Finding[] {
             message: `${url}: a client-scoped handler must use tenantDb`,
           });
         }
-        if (scope !== 'client-scoped' && callsNamed(handler, 'tenantDb')) {
-          findings.push({ file, line: at(node), rule: 'non-client-route-uses-tenant-db', message: `${url}: tenantDb on a ${scope} route` });
+        const accessor = TENANT_ACCESSORS.find((name) => callsNamed(handler, name));
+        if (scope !== 'client-scoped' && accessor) {
+          findings.push({
+            file,
+            line: at(node),
+            rule: 'non-client-route-uses-tenant-db',
+            message: `${url}: ${accessor} on a ${scope} route`,
+          });
         }
+      }
+      const receiver = (node.expression as ts.PropertyAccessExpression).expression;
+      if (isRouteFile && !scope && ts.isIdentifier(receiver) && receiver.text === 'app') {
+        findings.push({
+          file,
+          line: at(node),
+          rule: 'route-scope-not-literal',
+          message: `${url}: declare config: { routeScope: '…' } literally in the route's options`,
+        });
       }
     }
     ts.forEachChild(node, visit);

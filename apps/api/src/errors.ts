@@ -42,6 +42,16 @@ export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
 }
 
+/**
+ * For `.catch(...)`: a unique violation becomes the resource's own error (which names the
+ * field, never the value); anything else is rethrown as it was.
+ */
+export const rethrowUniqueAs =
+  (toError: () => AppError) =>
+  (error: unknown): never => {
+    throw isUniqueViolation(error) ? toError() : error;
+  };
+
 export const notFound = () => new AppError('not_found', 'Not found');
 export const unauthenticated = () => new AppError('unauthenticated', 'Authentication required');
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
 import { tenantDb } from '../plugins/unit-of-work.ts';
-import { cycleView } from '../routes/cycles/index.ts';
+import { cycleView } from '../routes/cycles/schema.ts';
 import { ALL_LAYERS_ON, type IsolationLayers, ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 

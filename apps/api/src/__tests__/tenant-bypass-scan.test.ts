@@ -80,4 +80,40 @@ describe('tenant-bypass scanner', () => {
       'non-client-route-uses-tenant-db',
     ]);
   });
+
+  it('treats clientScope (routes/client-route.ts) like tenantDb, and still sees firmDb beside it', () => {
+    const source = `
+      app.get('/api/clients/:clientId/ok', { config: { routeScope: 'client-scoped' } }, async (request) => {
+        const { db, clientId } = clientScope(request);
+        return db.file.findMany({ where: { clientId } });
+      });
+      app.get('/api/clients/:clientId/leak', { config: { routeScope: 'client-scoped', actors: ['contact'] } }, async (request) => {
+        const { clientId } = clientScope(request);
+        return firmDb(request).file.findMany({ where: { clientId } });
+      });
+      app.get('/api/everything', { config: { routeScope: 'staff-only', adminOnly: true } }, async (request) => clientScope(request).db.file.findMany());
+    `;
+    expect(scanSource('routes/files/index.ts', source).map((f) => [f.rule, f.message])).toEqual([
+      ['client-scoped-uses-firm-db', '/api/clients/:clientId/leak: a client-scoped handler must use tenantDb'],
+      ['non-client-route-uses-tenant-db', '/api/everything: clientScope on a staff-only route'],
+    ]);
+  });
+
+  it('flags a route whose scope is not a literal in its options (a constant or a spread would hide its handler)', () => {
+    const source = `
+      const CONTACT_ONLY = { routeScope: 'client-scoped', actors: ['contact'] } as const;
+      app.get('/api/portal/clients/:clientId/x', { config: CONTACT_ONLY }, async (request) => firmDb(request).file.findMany());
+      app.post('/api/portal/clients/:clientId/y', { config: { ...CONTACT_ONLY, upload: true } }, async () => ({}));
+      app.get('/api/z', { schema: {} }, async () => ({}));
+      app.get('/api/ok', { config: { routeScope: 'public' } }, async () => ({}));
+      names.get('not-a-route');
+    `;
+    expect(scanSource('routes/portal/index.ts', source).map((f) => [f.rule, f.line])).toEqual([
+      ['route-scope-not-literal', 3],
+      ['route-scope-not-literal', 4],
+      ['route-scope-not-literal', 5],
+    ]);
+    // Outside route files the rule does not apply (plugins register no product routes).
+    expect(scanSource('plugins/health.ts', source)).toEqual([]);
+  });
 });

@@ -1,3 +1,4 @@
+import { isUuid } from '@breezycorp/db';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport, { type FormatsPlugin } from 'ajv-formats';
 import type { FastifyRequest } from 'fastify';
@@ -26,7 +27,6 @@ export const MAX_URL_LENGTH = 4_096;
 // `.default` is the plugin again); under a bundler's it is the plugin itself.
 const addFormats = ((addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? addFormatsImport) as FormatsPlugin;
 
-const UUID_ANY_CASE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const MAX_DEPTH = 32;
@@ -62,7 +62,7 @@ export function canonicalIds(values: unknown, depth = 0): void {
   const record = values as Record<string, unknown>;
   for (const [key, value] of Object.entries(record)) {
     if (typeof value === 'string') {
-      if (UUID_ANY_CASE.test(value)) record[key] = value.toLowerCase();
+      if (isUuid(value)) record[key] = value.toLowerCase();
     } else canonicalIds(value, depth + 1);
   }
 }

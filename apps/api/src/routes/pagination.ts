@@ -1,3 +1,4 @@
+import { isUuid } from '@breezycorp/db';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TProperties, Type } from 'typebox';
 import { AppError } from '../errors.ts';
@@ -31,7 +32,6 @@ import { unstorable } from '../plugins/input-boundary.ts';
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 500;
 const MAX_CURSOR_LENGTH = 2_048;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The query parameters every list route takes (spread into its querystring schema). */
@@ -167,7 +167,8 @@ function decodeCursor(text: string, defined: Pager, scope: string): Cursor {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidCursor();
   const { r, s, k, i } = parsed as Record<string, unknown>;
   if (r !== defined.list || s !== scope) throw invalidCursor();
-  if (typeof i !== 'string' || !UUID.test(i)) throw invalidCursor();
+  // The one uuid check, and canonical (lower-case) as the server wrote it.
+  if (!isUuid(i) || i !== i.toLowerCase()) throw invalidCursor();
   if (!Array.isArray(k) || k.length !== defined.keys.length) throw invalidCursor();
   if (!defined.keys.every((key, index) => validKey(key, k[index]))) throw invalidCursor();
   return { r, s, k: k as CursorKey[], i };

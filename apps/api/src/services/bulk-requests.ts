@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, NO_TENANT, type Prisma } from '@breezycorp/db';
 import type { Config } from '../config.ts';
+import { isUniqueViolation } from '../errors.ts';
 import { type AuditEventType, type AuditRow, writeAuditEvents } from './audit-log.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from './document-requests.ts';
 
@@ -66,10 +67,6 @@ async function existingRequest(db: Database, jobId: string, clientId: string): P
     const found = await tx.cycleRequest.findFirst({ where: { bulkJobId: jobId }, select: { id: true } });
     return found?.id ?? null;
   });
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2002';
 }
 
 /** Creates one client's request from the template, inside that client's unit of work (once per job). */

@@ -2601,12 +2601,12 @@ export interface operations {
                             id: string;
                             /** Format: uuid */
                             clientId: string;
-                            kind: string;
+                            kind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                             period: string;
                             title: string;
                             /** Format: date */
                             dueDate: string | null;
-                            status: string;
+                            status: "open" | "in_progress" | "closed";
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2769,12 +2769,12 @@ export interface operations {
                         id: string;
                         /** Format: uuid */
                         clientId: string;
-                        kind: string;
+                        kind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         period: string;
                         title: string;
                         /** Format: date */
                         dueDate: string | null;
-                        status: string;
+                        status: "open" | "in_progress" | "closed";
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -2927,12 +2927,12 @@ export interface operations {
                         id: string;
                         /** Format: uuid */
                         clientId: string;
-                        kind: string;
+                        kind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         period: string;
                         title: string;
                         /** Format: date */
                         dueDate: string | null;
-                        status: string;
+                        status: "open" | "in_progress" | "closed";
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -3094,12 +3094,12 @@ export interface operations {
                         id: string;
                         /** Format: uuid */
                         clientId: string;
-                        kind: string;
+                        kind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         period: string;
                         title: string;
                         /** Format: date */
                         dueDate: string | null;
-                        status: string;
+                        status: "open" | "in_progress" | "closed";
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -3260,12 +3260,12 @@ export interface operations {
                             id: string;
                             /** Format: uuid */
                             clientId: string;
-                            kind: string;
+                            kind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                             period: string;
                             title: string;
                             /** Format: date */
                             dueDate: string | null;
-                            status: string;
+                            status: "open" | "in_progress" | "closed";
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -5455,7 +5455,7 @@ export interface operations {
                             /** Format: date-time */
                             occurredAt: string;
                             eventType: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             /** Format: uuid */
@@ -5630,7 +5630,7 @@ export interface operations {
                             /** Format: date-time */
                             occurredAt: string;
                             eventType: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             /** Format: uuid */
@@ -6064,10 +6064,10 @@ export interface operations {
                             id: string;
                             /** Format: date-time */
                             raisedAt: string;
-                            kind: string;
+                            kind: "decoy.touched" | "breadth.staff_clients" | "breadth.contact_foreign_client" | "breadth.denied_burst";
                             status: "incident" | "suggested";
                             summary: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             address: string | null;
@@ -6233,10 +6233,10 @@ export interface operations {
                             id: string;
                             /** Format: date-time */
                             raisedAt: string;
-                            kind: string;
+                            kind: "decoy.touched" | "breadth.staff_clients" | "breadth.contact_foreign_client" | "breadth.denied_burst";
                             status: "incident" | "suggested";
                             summary: string;
-                            actorType: string;
+                            actorType: "staff" | "contact" | "anonymous" | "system" | "operator";
                             /** Format: uuid */
                             actorId: string | null;
                             address: string | null;
@@ -7374,7 +7374,7 @@ export interface operations {
                         messages: {
                             /** Format: uuid */
                             id: string;
-                            kind: string;
+                            kind: "magic_link" | "reminder" | "staff_digest";
                             reason: string;
                             to: string;
                             status: "pending" | "sending" | "sent" | "failed" | "cancelled";
@@ -8786,9 +8786,9 @@ export interface operations {
                             templateId: string;
                             /** Format: uuid */
                             contactId: string;
-                            frequency: string;
+                            frequency: "monthly" | "quarterly" | "yearly";
                             dayOfMonth: number;
-                            cycleKind: string;
+                            cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                             /** Format: date */
                             nextRunOn: string;
                             lastPeriod: string | null;
@@ -8962,9 +8962,9 @@ export interface operations {
                         templateId: string;
                         /** Format: uuid */
                         contactId: string;
-                        frequency: string;
+                        frequency: "monthly" | "quarterly" | "yearly";
                         dayOfMonth: number;
-                        cycleKind: string;
+                        cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         /** Format: date */
                         nextRunOn: string;
                         lastPeriod: string | null;
@@ -9124,9 +9124,9 @@ export interface operations {
                         templateId: string;
                         /** Format: uuid */
                         contactId: string;
-                        frequency: string;
+                        frequency: "monthly" | "quarterly" | "yearly";
                         dayOfMonth: number;
-                        cycleKind: string;
+                        cycleKind: "bookkeeping" | "accounting" | "tax" | "corporate_secretarial" | "payroll" | "other";
                         /** Format: date */
                         nextRunOn: string;
                         lastPeriod: string | null;
@@ -10905,7 +10905,7 @@ export interface operations {
                         clientId: string;
                         /** Format: uuid */
                         cycleId: string;
-                        status: string;
+                        status: "open" | "completed" | "cancelled";
                         message: string | null;
                         /** Format: date-time */
                         expiresAt: string;

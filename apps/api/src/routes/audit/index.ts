@@ -1,37 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
 import { AppError } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
-import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ClientParams, errors, Timestamp, Uuid } from '../schemas.ts';
-
-export const AuditEventView = Type.Object(
-  {
-    id: Uuid,
-    occurredAt: Timestamp,
-    eventType: Type.String(),
-    actorType: Type.String(),
-    actorId: Type.Union([Uuid, Type.Null()]),
-    clientId: Type.Union([Uuid, Type.Null()]),
-    entityType: Type.Union([Type.String(), Type.Null()]),
-    entityId: Type.Union([Type.String(), Type.Null()]),
-    requestId: Type.Union([Type.String(), Type.Null()]),
-    /** event_data_json: written only by Spade's own code, which never puts secrets in it. */
-    data: Type.Record(Type.String(), Type.Unknown()),
-  },
-  { additionalProperties: false },
-);
-
-const AuditQuery = pageQuery({
-  actorId: Type.Optional(Uuid),
-  eventType: Type.Optional(
-    Type.String({ maxLength: 2_000, pattern: '^\\s*[a-z0-9_.]+\\s*(,\\s*[a-z0-9_.]+\\s*)*$', description: 'one type or a comma list' }),
-  ),
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),
-});
-
-const AuditList = pagedBody({ events: Type.Array(AuditEventView) });
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { clientScope } from '../client-route.ts';
+import { pager, readPage } from '../pagination.ts';
+import { ClientParams, errors } from '../schemas.ts';
+import { AuditList, AuditQuery, auditEventView } from './schema.ts';
 
 /** The filters every audit listing shares; only those given narrow it (strictUndefinedChecks). */
 function auditWhere(query: Static<typeof AuditQuery>) {
@@ -48,35 +22,6 @@ function auditWhere(query: Static<typeof AuditQuery>) {
     ...(query.actorId !== undefined && { actorId: query.actorId }),
     ...(eventTypes !== undefined && eventTypes.length > 0 && { eventType: { in: eventTypes } }),
     ...((since || until) && { occurredAt: { ...(since && { gte: since }), ...(until && { lt: until }) } }),
-  };
-}
-
-type AuditRow = {
-  id: string;
-  occurredAt: Date;
-  eventType: string;
-  actorType: string;
-  actorId: string | null;
-  clientId: string | null;
-  entityType: string | null;
-  entityId: string | null;
-  requestId: string | null;
-  eventDataJson: unknown;
-};
-
-function auditEventView(e: AuditRow) {
-  const data = e.eventDataJson;
-  return {
-    id: e.id,
-    occurredAt: e.occurredAt.toISOString(),
-    eventType: e.eventType,
-    actorType: e.actorType,
-    actorId: e.actorId,
-    clientId: e.clientId,
-    entityType: e.entityType,
-    entityId: e.entityId,
-    requestId: e.requestId,
-    data: data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {},
   };
 }
 
@@ -108,7 +53,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
       // events (client_id NULL) are never among them.
       const where = auditWhere(request.query);
       const rows = await readPage(request, reply, CLIENT_AUDIT_PAGE, (page) =>
-        tenantDb(request).auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
+        clientScope(request).db.auditEvent.findMany({ ...page, where: { AND: [where, page.where] } }),
       );
       return { events: rows.map(auditEventView) };
     },

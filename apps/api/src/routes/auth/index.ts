@@ -1,24 +1,14 @@
 import { type Database, hashPasswordWithParams, hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { csrfTokenFor, STAFF_COOKIE } from '../../plugins/auth.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffLogin, staffPasswordParams } from '../../services/token-lookups.ts';
 import { staffActor } from '../../tenancy/actor.ts';
-import { errors, Ok, Timestamp, Uuid } from '../schemas.ts';
+import { errors, iso, Ok } from '../schemas.ts';
+import { LoginBody, Me, StaffSession } from './schema.ts';
 import secondFactor from './second-factor.ts';
-
-const StaffUser = Type.Object(
-  { id: Uuid, email: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('staff')]) },
-  { additionalProperties: false },
-);
-
-const LoginBody = Type.Object(
-  { email: Type.String({ format: 'email', maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
-  { additionalProperties: false },
-);
 
 const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
   await app.register(secondFactor, { config, db });
@@ -37,18 +27,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
         summary: 'Sign in as a staff member',
         body: LoginBody,
         response: {
-          200: Type.Object(
-            {
-              token: Type.String(),
-              csrfToken: Type.String(),
-              expiresAt: Timestamp,
-              staffUser: StaffUser,
-              // Present when the session is not usable yet: give a code (POST
-              // /api/auth/second-factor/verify) or enrol one (…/enrol, …/confirm) first.
-              secondFactor: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('enrol')])),
-            },
-            { additionalProperties: false },
-          ),
+          200: StaffSession,
           ...errors,
         },
       },
@@ -103,7 +82,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
       return {
         token,
         csrfToken: csrfTokenFor(token),
-        expiresAt: expiresAt.toISOString(),
+        expiresAt: iso(expiresAt),
         ...(owed && { secondFactor: owed }),
         staffUser: {
           id: user.id,
@@ -141,11 +120,7 @@ const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async 
         operationId: 'getMe',
         summary: 'The signed-in staff member and the clients they serve',
         response: {
-          // csrfToken: the console reloads with only its HttpOnly cookie and needs the header value for writes.
-          200: Type.Object(
-            { staffUser: StaffUser, clientIds: Type.Array(Uuid), csrfToken: Type.String() },
-            { additionalProperties: false },
-          ),
+          200: Me,
           ...errors,
         },
       },

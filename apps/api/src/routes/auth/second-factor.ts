@@ -4,7 +4,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
-import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { credentialOf } from '../../plugins/auth.ts';
@@ -15,7 +14,8 @@ import {
   secondFactorState,
   useRecoveryCode,
 } from '../../services/token-lookups.ts';
-import { errors, Ok } from '../schemas.ts';
+import { errors, noStore, Ok } from '../schemas.ts';
+import { ConfirmBody, Enrolment, RecoveryCodes, VerifyBody } from './schema.ts';
 
 /**
  * Optional TOTP second factor for staff. Enrolment returns an otpauth URI and its QR code;
@@ -27,9 +27,6 @@ import { errors, Ok } from '../schemas.ts';
  * database's one connection must stay free for them) and audits firm-wide.
  */
 
-const Code = Type.String({ pattern: '^[0-9]{6}$' });
-const RecoveryCode = Type.String({ pattern: '^[A-Za-z0-9-]{10,24}$' });
-const STEP = { routeScope: 'staff-only', ownTransactions: true, secondFactorStep: true } as const;
 const ISSUER = 'Spade';
 const RECOVERY_CODES = 10;
 
@@ -68,15 +65,12 @@ const secondFactor: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
   app.post(
     '/api/auth/second-factor/enrol',
     {
-      config: STEP,
+      config: { routeScope: 'staff-only', ownTransactions: true, secondFactorStep: true },
       schema: {
         operationId: 'enrolSecondFactor',
         summary: 'Start enrolling a TOTP second factor (otpauth URI and QR code)',
         response: {
-          200: Type.Object(
-            { otpauthUri: Type.String(), qrCodeDataUrl: Type.String(), secret: Type.String() },
-            { additionalProperties: false },
-          ),
+          200: Enrolment,
           ...errors,
         },
       },
@@ -91,7 +85,7 @@ const secondFactor: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
       }
       const otpauthUri = generateURI({ issuer: ISSUER, label: state.email, secret });
       await request.auditFirmWide({ eventType: 'second_factor.enrolment_started', entityType: 'staff_user', entityId: state.staffUserId });
-      reply.header('cache-control', 'no-store');
+      noStore(reply);
       return { otpauthUri, qrCodeDataUrl: await QRCode.toDataURL(otpauthUri), secret };
     },
   );
@@ -99,12 +93,12 @@ const secondFactor: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
   app.post(
     '/api/auth/second-factor/confirm',
     {
-      config: STEP,
+      config: { routeScope: 'staff-only', ownTransactions: true, secondFactorStep: true },
       schema: {
         operationId: 'confirmSecondFactor',
         summary: 'Confirm TOTP enrolment with a code (returns recovery codes once)',
-        body: Type.Object({ code: Code }, { additionalProperties: false }),
-        response: { 200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }, { additionalProperties: false }), ...errors },
+        body: ConfirmBody,
+        response: { 200: RecoveryCodes, ...errors },
       },
     },
     async (request, reply) => {
@@ -129,7 +123,7 @@ const secondFactor: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
         throw new AppError('bad_request', 'That code is not valid; try the current one');
       }
       await request.auditFirmWide({ eventType: 'second_factor.enrolled', entityType: 'staff_user', entityId: state.staffUserId });
-      reply.header('cache-control', 'no-store');
+      noStore(reply);
       return { recoveryCodes };
     },
   );
@@ -137,14 +131,11 @@ const secondFactor: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
   app.post(
     '/api/auth/second-factor/verify',
     {
-      config: STEP,
+      config: { routeScope: 'staff-only', ownTransactions: true, secondFactorStep: true },
       schema: {
         operationId: 'verifySecondFactor',
         summary: 'Complete sign-in with a TOTP or recovery code',
-        body: Type.Union([
-          Type.Object({ code: Code }, { additionalProperties: false }),
-          Type.Object({ recoveryCode: RecoveryCode }, { additionalProperties: false }),
-        ]),
+        body: VerifyBody,
         response: { 200: Ok, ...errors },
       },
     },

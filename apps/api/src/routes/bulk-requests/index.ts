@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
-import { type BulkJobInput, type BulkResult, type CycleKind, runBulkJob, storedCycle } from '../../services/bulk-requests.ts';
+import { type BulkJobInput, type BulkResult, runBulkJob, storedCycle } from '../../services/bulk-requests.ts';
 import { staffActor } from '../../tenancy/actor.ts';
-import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { dateColumn, errors } from '../schemas.ts';
+import { JobParams, JobStarted, JobView, jobView, StartBody } from './schema.ts';
 
 /**
  * Bulk sends (staff-only): one template to a chosen list of clients, or to every client the
@@ -19,54 +19,6 @@ import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
  * given up after repeated interruptions), to whoever started it (or an admin), and audited
  * per client.
  */
-const CycleKindSchema = Type.Union(
-  ['bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other'].map((k) => Type.Literal(k)),
-);
-const DateOnly = Type.String({ format: 'date' });
-const StartBody = Type.Object(
-  {
-    templateId: Uuid,
-    clientIds: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: 2_000, uniqueItems: true })),
-    allMyClients: Type.Optional(Type.Literal(true)),
-    cycle: Type.Object(
-      {
-        kind: CycleKindSchema,
-        period: Type.String({ minLength: 1, maxLength: 40 }),
-        title: Type.String({ minLength: 1, maxLength: 200 }),
-        dueDate: Type.Optional(DateOnly),
-      },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
-const JobView = Type.Object(
-  {
-    id: Uuid,
-    status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
-    total: Type.Integer(),
-    done: Type.Integer(),
-    failed: Type.Integer(),
-    createdAt: Timestamp,
-    finishedAt: NullableTimestamp,
-    results: Type.Union([
-      Type.Array(
-        Type.Object(
-          {
-            clientId: Uuid,
-            outcome: Type.Union([Type.Literal('created'), Type.Literal('failed')]),
-            requestId: Type.Optional(Uuid),
-            error: Type.Optional(Type.String()),
-          },
-          { additionalProperties: false },
-        ),
-      ),
-      Type.Null(),
-    ]),
-  },
-  { additionalProperties: false },
-);
-
 const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
   const running = new Set<Promise<unknown>>();
   app.addHook('onClose', async () => {
@@ -81,7 +33,7 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
         operationId: 'createBulkRequests',
         summary: 'Send a template to many clients (a job, one unit of work per client)',
         body: StartBody,
-        response: { 202: Type.Object({ jobId: Uuid, total: Type.Integer() }, { additionalProperties: false }), ...errors },
+        response: { 202: JobStarted, ...errors },
       },
       // Started once the job row has committed and the answer is out.
       onResponse: async (request, reply) => {
@@ -115,10 +67,10 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
         if (visible !== targets.length) throw notFound();
       }
       const jobCycle = {
-        kind: cycle.kind as CycleKind,
+        kind: cycle.kind,
         period: cycle.period,
         title: cycle.title,
-        dueDate: cycle.dueDate ? new Date(`${cycle.dueDate}T00:00:00Z`) : null,
+        dueDate: cycle.dueDate ? dateColumn(cycle.dueDate) : null,
       };
       const runner = randomUUID();
       // The input is kept on the row, so that another process can resume the job.
@@ -161,7 +113,7 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
       schema: {
         operationId: 'getBulkRequestJob',
         summary: 'Progress and per-client results of a bulk send',
-        params: Type.Object({ jobId: Uuid }, { additionalProperties: false }),
+        params: JobParams,
         response: { 200: JobView, ...errors },
       },
     },
@@ -184,16 +136,7 @@ const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> 
           })),
         );
       }
-      return {
-        id: job.id,
-        status: job.status as 'running' | 'finished' | 'failed',
-        total: job.total,
-        done: job.done,
-        failed: job.failed,
-        createdAt: job.createdAt.toISOString(),
-        finishedAt: iso(job.finishedAt),
-        results,
-      };
+      return jobView(job, results);
     },
   );
 };

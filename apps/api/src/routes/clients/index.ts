@@ -1,27 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ClientParams, errors, NonBlank, Timestamp, Uuid } from '../schemas.ts';
-
-const ClientStatus = Type.Union([Type.Literal('active'), Type.Literal('archived')]);
-export const ClientView = Type.Object(
-  { id: Uuid, name: Type.String(), uen: Type.Union([Type.String(), Type.Null()]), status: ClientStatus, createdAt: Timestamp },
-  { additionalProperties: false },
-);
-const Name = NonBlank(200);
-const Uen = Type.String({ pattern: '^[0-9A-Z]{9,10}$' });
-
-function view(client: { id: string; name: string; uen: string | null; status: string; createdAt: Date }) {
-  return {
-    id: client.id,
-    name: client.name,
-    uen: client.uen,
-    status: client.status === 'archived' ? ('archived' as const) : ('active' as const),
-    createdAt: client.createdAt.toISOString(),
-  };
-}
+import { ClientParams, errors } from '../schemas.ts';
+import { ClientView, CreateClientBody, clientView, UpdateClientBody } from './schema.ts';
 
 const CLIENTS_PAGE = pager('listClients', 'asc', [{ field: 'name', kind: 'text' }]);
 
@@ -54,7 +38,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
           data: { route: 'GET /api/clients' },
         })),
       );
-      return { clients: rows.map(view) };
+      return { clients: rows.map(clientView) };
     },
   );
 
@@ -65,14 +49,14 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'createClient',
         summary: 'Create a client (admin)',
-        body: Type.Object({ name: Name, uen: Type.Optional(Uen) }, { additionalProperties: false }),
+        body: CreateClientBody,
         response: { 201: ClientView, ...errors },
       },
     },
     async (request, reply) => {
       const client = await firmDb(request).client.create({ data: { name: request.body.name, uen: request.body.uen ?? null } });
       await request.audit({ eventType: 'client.created', entityType: 'client', entityId: client.id, clientId: client.id });
-      return reply.code(201).send(view(client));
+      return reply.code(201).send(clientView(client));
     },
   );
 
@@ -83,10 +67,11 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getClient', summary: 'Get a client', params: ClientParams, response: { 200: ClientView, ...errors } },
     },
     async (request) => {
-      const client = await tenantDb(request).client.findUnique({ where: { id: request.params.clientId } });
+      const { db, clientId } = clientScope(request);
+      const client = await db.client.findUnique({ where: { id: clientId } });
       if (!client) throw notFound();
       await request.audit({ eventType: 'client.read', entityType: 'client', entityId: client.id });
-      return view(client);
+      return clientView(client);
     },
   );
 
@@ -98,28 +83,25 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateClient',
         summary: 'Update a client (admin)',
         params: ClientParams,
-        body: Type.Object(
-          { name: Type.Optional(Name), uen: Type.Optional(Uen), status: Type.Optional(ClientStatus) },
-          { additionalProperties: false },
-        ),
+        body: UpdateClientBody,
         response: { 200: ClientView, ...errors },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const { count } = await db.client.updateMany({
-        where: { id: request.params.clientId },
+        where: { id: clientId },
         data: { ...request.body, updatedAt: new Date() },
       });
       if (count === 0) throw notFound();
-      const client = await db.client.findUniqueOrThrow({ where: { id: request.params.clientId } });
+      const client = await db.client.findUniqueOrThrow({ where: { id: clientId } });
       await request.audit({
         eventType: 'client.updated',
         entityType: 'client',
         entityId: client.id,
         data: { fields: Object.keys(request.body) },
       });
-      return view(client);
+      return clientView(client);
     },
   );
 };

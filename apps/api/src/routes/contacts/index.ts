@@ -1,42 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
+import { AppError, notFound, rethrowUniqueAs } from '../../errors.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ClientParams, errors, NonBlank, Ok, Timestamp, Uuid } from '../schemas.ts';
-
-const Name = NonBlank(200);
-const Email = Type.String({ format: 'email', maxLength: 254 });
-const Phone = Type.String({ minLength: 1, maxLength: 40, pattern: '^[0-9+()\\-. ]+$' });
-
-export const ContactView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    name: Type.String(),
-    email: Type.String(),
-    phone: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-type ContactRow = { id: string; clientId: string; name: string; email: string; phone: string | null; createdAt: Date; updatedAt: Date };
-
-export function contactView(c: ContactRow) {
-  return {
-    id: c.id,
-    clientId: c.clientId,
-    name: c.name,
-    email: c.email,
-    phone: c.phone,
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-  };
-}
-
-const ContactParams = Type.Object({ clientId: Uuid, contactId: Uuid }, { additionalProperties: false });
+import { ClientParams, errors, Ok } from '../schemas.ts';
+import { ContactParams, ContactView, CreateContactBody, contactView, UpdateContactBody } from './schema.ts';
 
 /** The message names the field, never the value: a 409 must not echo what it collided with. */
 const duplicateEmail = () => new AppError('conflict', 'A contact with this email already exists for this client');
@@ -45,10 +13,7 @@ const duplicateEmail = () => new AppError('conflict', 'A contact with this email
  * Translates the unique index on (client_id, lower(email)) into a 409. The pre-check in
  * the handlers answers the common case; this catches the race between two writers.
  */
-function rethrowDuplicate(error: unknown): never {
-  if (isUniqueViolation(error)) throw duplicateEmail();
-  throw error;
-}
+const rethrowDuplicate = rethrowUniqueAs(duplicateEmail);
 
 const CONTACTS_PAGE = pager('listContacts', 'asc', [{ field: 'name', kind: 'text' }]);
 
@@ -67,7 +32,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const rows = await readPage(request, reply, CONTACTS_PAGE, (page) =>
-        tenantDb(request).contact.findMany({ ...page, where: { AND: [{ deletedAt: null }, page.where] } }),
+        clientScope(request).db.contact.findMany({ ...page, where: { AND: [{ deletedAt: null }, page.where] } }),
       );
       // Every read of a contact is audited, in lists too.
       await request.auditMany(
@@ -85,12 +50,12 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createContact',
         summary: 'Add a contact to a client',
         params: ClientParams,
-        body: Type.Object({ name: Name, email: Email, phone: Type.Optional(Phone) }, { additionalProperties: false }),
+        body: CreateContactBody,
         response: { 201: ContactView, ...errors },
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const email = request.body.email.trim();
       const taken = await db.contact.findFirst({
         where: { email: { equals: email, mode: 'insensitive' }, deletedAt: null },
@@ -99,7 +64,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       if (taken) throw duplicateEmail();
       const contact = await db.contact
         .create({
-          data: { clientId: request.params.clientId, name: request.body.name.trim(), email, phone: request.body.phone ?? null },
+          data: { clientId, name: request.body.name.trim(), email, phone: request.body.phone ?? null },
         })
         .catch(rethrowDuplicate);
       await request.audit({ eventType: 'contact.created', entityType: 'contact', entityId: contact.id });
@@ -114,7 +79,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getContact', summary: 'Get a contact', params: ContactParams, response: { 200: ContactView, ...errors } },
     },
     async (request) => {
-      const contact = await tenantDb(request).contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
+      const contact = await clientScope(request).db.contact.findFirst({ where: { id: request.params.contactId, deletedAt: null } });
       if (!contact) throw notFound();
       await request.audit({ eventType: 'contact.read', entityType: 'contact', entityId: contact.id });
       return contactView(contact);
@@ -129,15 +94,12 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateContact',
         summary: 'Update a contact',
         params: ContactParams,
-        body: Type.Object(
-          { name: Type.Optional(Name), email: Type.Optional(Email), phone: Type.Optional(Type.Union([Phone, Type.Null()])) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UpdateContactBody,
         response: { 200: ContactView, ...errors },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { contactId } = request.params;
       const { name, phone } = request.body;
       const email = request.body.email?.trim();
@@ -181,7 +143,7 @@ const contacts: FastifyPluginAsyncTypebox = async (app) => {
       // Soft delete: requests and sessions keep pointing at the row; the contact's portal
       // session stops resolving (spade_resolve_contact_session checks deleted_at).
       const now = new Date();
-      const { count } = await tenantDb(request).contact.updateMany({
+      const { count } = await clientScope(request).db.contact.updateMany({
         where: { id: request.params.contactId, deletedAt: null },
         data: { deletedAt: now, updatedAt: now },
       });

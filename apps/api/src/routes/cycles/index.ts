@@ -1,65 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { errors, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
-
-const Kind = Type.Union([
-  Type.Literal('bookkeeping'),
-  Type.Literal('accounting'),
-  Type.Literal('tax'),
-  Type.Literal('corporate_secretarial'),
-  Type.Literal('payroll'),
-  Type.Literal('other'),
-]);
-const Status = Type.Union([Type.Literal('open'), Type.Literal('in_progress'), Type.Literal('closed')]);
-const DateOnly = Type.String({ format: 'date' });
-
-export const CycleView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    kind: Type.String(),
-    period: Type.String(),
-    title: Type.String(),
-    dueDate: Type.Union([DateOnly, Type.Null()]),
-    status: Type.String(),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-type CycleRow = {
-  id: string;
-  clientId: string;
-  kind: string;
-  period: string;
-  title: string;
-  dueDate: Date | null;
-  status: string;
-  createdAt: Date;
-  updatedAt: Date;
-};
-
-export function cycleView(c: CycleRow) {
-  return {
-    id: c.id,
-    clientId: c.clientId,
-    kind: c.kind,
-    period: c.period,
-    title: c.title,
-    dueDate: isoDate(c.dueDate),
-    status: c.status,
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-  };
-}
-
-const CycleParams = Type.Object({ clientId: Uuid, cycleId: Uuid }, { additionalProperties: false });
-const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+import { ClientParams, CycleParams, dateColumn, errors } from '../schemas.ts';
+import { CreateCycleBody, CycleQuery, CycleView, cycleView, DueSoonQuery, UpdateCycleBody } from './schema.ts';
 
 // Undated cycles come last (NULLS LAST, PostgreSQL's default for ascending), then by creation.
 const CYCLES_PAGE = pager('listCycles', 'asc', [
@@ -78,12 +25,12 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listCycles',
         summary: "List a client's cycles (by due date, undated last, a page at a time)",
         params: ClientParams,
-        querystring: pageQuery({ status: Type.Optional(Status) }),
+        querystring: pageQuery(CycleQuery),
         response: { 200: pagedBody({ cycles: Type.Array(CycleView) }), ...errors },
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const rows = await readPage(request, reply, CYCLES_PAGE, (page) =>
         db.cycle.findMany({ ...page, where: { AND: [request.query.status ? { status: request.query.status } : {}, page.where] } }),
       );
@@ -103,27 +50,20 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createCycle',
         summary: 'Create a cycle for a client',
         params: ClientParams,
-        body: Type.Object(
-          {
-            kind: Kind,
-            period: NonBlank(40),
-            title: NonBlank(200),
-            dueDate: Type.Optional(DateOnly),
-          },
-          { additionalProperties: false },
-        ),
+        body: CreateCycleBody,
         response: { 201: CycleView, ...errors },
       },
     },
     async (request, reply) => {
+      const { db, clientId } = clientScope(request);
       const { kind, period, title, dueDate } = request.body;
-      const cycle = await tenantDb(request).cycle.create({
+      const cycle = await db.cycle.create({
         data: {
-          clientId: request.params.clientId,
+          clientId,
           kind,
           period,
           title,
-          dueDate: dueDate ? new Date(`${dueDate}T00:00:00Z`) : null,
+          dueDate: dueDate ? dateColumn(dueDate) : null,
           createdBy: staffActor(request).staffUserId,
         },
       });
@@ -139,7 +79,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       schema: { operationId: 'getCycle', summary: 'Get a cycle', params: CycleParams, response: { 200: CycleView, ...errors } },
     },
     async (request) => {
-      const cycle = await tenantDb(request).cycle.findUnique({ where: { id: request.params.cycleId } });
+      const cycle = await clientScope(request).db.cycle.findUnique({ where: { id: request.params.cycleId } });
       if (!cycle) throw notFound();
       await request.audit({ eventType: 'cycle.read', entityType: 'cycle', entityId: cycle.id });
       return cycleView(cycle);
@@ -154,26 +94,19 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateCycle',
         summary: 'Update a cycle',
         params: CycleParams,
-        body: Type.Object(
-          {
-            title: Type.Optional(NonBlank(200)),
-            dueDate: Type.Optional(Type.Union([DateOnly, Type.Null()])),
-            status: Type.Optional(Status),
-          },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UpdateCycleBody,
         response: { 200: CycleView, ...errors },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { title, dueDate, status } = request.body;
       const { count } = await db.cycle.updateMany({
         where: { id: request.params.cycleId },
         data: {
           ...(title !== undefined && { title }),
           ...(status !== undefined && { status }),
-          ...(dueDate !== undefined && { dueDate: dueDate ? new Date(`${dueDate}T00:00:00Z`) : null }),
+          ...(dueDate !== undefined && { dueDate: dueDate ? dateColumn(dueDate) : null }),
           updatedAt: new Date(),
         },
       });
@@ -196,7 +129,7 @@ const cycles: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listCyclesDueSoon',
         summary: 'Cycles due soon across the clients the caller serves (by due date, a page at a time)',
-        querystring: pageQuery({ days: Type.Integer({ minimum: 1, maximum: 365, default: 14 }) }),
+        querystring: pageQuery(DueSoonQuery),
         response: { 200: pagedBody({ cycles: Type.Array(CycleView) }), ...errors },
       },
     },

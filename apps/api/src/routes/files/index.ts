@@ -2,49 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
-import { type StoredFileRow, sendStoredFile, storeUpload } from '../../services/file-storage.ts';
+import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { ErrorBody, errors, Ok, Timestamp, Uuid } from '../schemas.ts';
-
-export const FileView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    cycleId: Uuid,
-    requestItemId: Uuid,
-    filename: Type.String(),
-    contentType: Type.String(),
-    size: Type.Integer({ minimum: 0 }),
-    sha256: Type.String(),
-    createdAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-export function fileView(f: Omit<StoredFileRow, 'storageKey'>) {
-  return {
-    id: f.id,
-    clientId: f.clientId,
-    cycleId: f.cycleId,
-    requestItemId: f.requestItemId,
-    filename: f.filename,
-    contentType: f.contentType,
-    size: Number(f.size),
-    sha256: f.sha256,
-    createdAt: f.createdAt.toISOString(),
-  };
-}
-
-/** Upload routes answer 413 (too large) and 415 (type not accepted) besides the usual errors. */
-export const uploadErrors = { ...errors, 413: ErrorBody, 415: ErrorBody } as const;
-/** A download's 200 body is the file's bytes, streamed. */
-export const FileBytes = Type.String({ format: 'binary', description: 'The file, as an attachment' });
-
-const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }, { additionalProperties: false });
-const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
-const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
+import { ClientParams, errors, FileParams, Ok, RequestItemParams } from '../schemas.ts';
+import { FileBytes, FileQuery, FileView, fileView, PreviewBytes, uploadErrors } from './schema.ts';
 
 const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 
@@ -58,14 +21,14 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       schema: {
         operationId: 'uploadItemFile',
         summary: 'Upload a file to a checklist item (staff)',
-        params: ItemParams,
+        params: RequestItemParams,
         consumes: ['multipart/form-data'],
         response: { 201: FileView, ...uploadErrors },
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
-      const { clientId, requestId, itemId } = request.params;
+      const { db, clientId } = clientScope(request);
+      const { requestId, itemId } = request.params;
       const item = await db.requestItem.findFirst({
         where: { id: itemId, cycleRequestId: requestId },
         select: { id: true, request: { select: { cycleId: true } } },
@@ -89,7 +52,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         operationId: 'listFiles',
         summary: "List a client's files (oldest first, a page at a time)",
         params: ClientParams,
-        querystring: pageQuery({ itemId: Type.Optional(Uuid), requestId: Type.Optional(Uuid) }),
+        querystring: pageQuery(FileQuery),
         response: { 200: pagedBody({ files: Type.Array(FileView) }), ...errors },
       },
     },
@@ -101,7 +64,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         ...(requestId !== undefined && { item: { cycleRequestId: requestId } }),
       };
       const rows = await readPage(request, reply, FILES_PAGE, (page) =>
-        tenantDb(request).file.findMany({ ...page, where: { AND: [filter, page.where] } }),
+        clientScope(request).db.file.findMany({ ...page, where: { AND: [filter, page.where] } }),
       );
       return { files: rows.map(fileView) };
     },
@@ -121,7 +84,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file);
     },
@@ -137,11 +100,11 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
         operationId: 'previewFile',
         summary: 'Show an image or PDF inline (sandboxed); other types are download-only',
         params: FileParams,
-        response: { 200: Type.String({ format: 'binary', description: 'An image or PDF, inline and sandboxed' }), ...uploadErrors },
+        response: { 200: PreviewBytes, ...uploadErrors },
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, deletedAt: null } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file, { inline: true });
     },
@@ -154,7 +117,7 @@ const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { confi
       schema: { operationId: 'deleteFile', summary: 'Delete a file', params: FileParams, response: { 200: Ok, ...errors } },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       // Soft delete: the bytes stay on disk (evidence, recovery); every read path excludes the row.
       const { count } = await db.file.updateMany({
         where: { id: request.params.fileId, deletedAt: null },

@@ -2,11 +2,25 @@ import type { TxClient } from '@breezycorp/db';
 import { type Clock, incidentClocks } from '@breezycorp/db/pdpa-clocks';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
 import { notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
-import { errors, iso, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { type ActorType, checked, errors, iso } from '../schemas.ts';
 import { alertCommands, type ConsoleCommand, containmentCommands, incidentCommands } from './commands.ts';
+import {
+  ALERT_FIELDS,
+  type AlertKind,
+  type AlertRow,
+  Detection,
+  type FreezeRow,
+  INCIDENT_FIELDS,
+  IncidentDetail,
+  IncidentList,
+  IncidentParams,
+  type IncidentRow,
+  type IncidentSummary,
+  type SwitchRow,
+} from './schema.ts';
 
 /**
  * The admin incident console (issue 14 item 6): read-only views of what the `spade` CLI
@@ -21,181 +35,9 @@ import { alertCommands, type ConsoleCommand, containmentCommands, incidentComman
  * reads are audited firm-wide, never on a decoy's own trail (which would trip it again).
  */
 
-const ClockView = Type.Object(
-  {
-    name: Type.Union([Type.Literal('assessment'), Type.Literal('pdpc_notification'), Type.Literal('post_mortem')]),
-    label: Type.String(),
-    rule: Type.String(),
-    deadline: NullableTimestamp,
-    state: Type.Union([
-      Type.Literal('running'),
-      Type.Literal('met'),
-      Type.Literal('overdue'),
-      Type.Literal('not_started'),
-      Type.Literal('not_applicable'),
-    ]),
-    /** Seconds from `asOf` to the deadline (negative once it passed); null without a deadline or once met. */
-    remainingSeconds: Type.Union([Type.Integer(), Type.Null()]),
-    note: Type.String(),
-    command: Type.Union([Type.String(), Type.Null()]),
-  },
-  { additionalProperties: false },
-);
-
-const CommandView = Type.Object({ purpose: Type.String(), command: Type.String() }, { additionalProperties: false });
-
-const IncidentSummary = Type.Object(
-  {
-    id: Uuid,
-    title: Type.String(),
-    reporter: Type.String(),
-    /** The runbook treats every suspected tenant leak as CRITICAL; the table has no other level. */
-    severity: Type.Literal('critical'),
-    status: Type.Union([Type.Literal('open'), Type.Literal('resolved')]),
-    openedAt: Timestamp,
-    openedBy: Type.String(),
-    channel: Type.String(),
-    notifiable: Type.Union([Type.Boolean(), Type.Null()]),
-    notifiableDeterminedAt: NullableTimestamp,
-    resolvedAt: NullableTimestamp,
-    clocks: Type.Array(ClockView),
-    commands: Type.Array(CommandView),
-  },
-  { additionalProperties: false },
-);
-
-const TimelineEntryView = Type.Object(
-  { id: Uuid, occurredAt: Timestamp, kind: Type.String(), actor: Type.String(), message: Type.String() },
-  { additionalProperties: false },
-);
-
-/** Evidence metadata only: never its contents, nor where the operator's copy is stored. */
-const EvidenceView = Type.Object(
-  {
-    id: Uuid,
-    filename: Type.String(),
-    sha256: Type.String(),
-    size: Type.Integer({ minimum: 0 }),
-    addedAt: Timestamp,
-    addedBy: Type.String(),
-  },
-  { additionalProperties: false },
-);
-
-const FrozenTenantView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    clientName: Type.Union([Type.String(), Type.Null()]),
-    isDecoy: Type.Boolean(),
-    incidentId: Type.Union([Uuid, Type.Null()]),
-    reason: Type.String(),
-    createdBy: Type.String(),
-    createdAt: Timestamp,
-    commands: Type.Array(CommandView),
-  },
-  { additionalProperties: false },
-);
-
-const RouteOfflineView = Type.Object(
-  {
-    id: Uuid,
-    method: Type.String(),
-    routePattern: Type.String(),
-    reason: Type.String(),
-    incidentId: Type.Union([Uuid, Type.Null()]),
-    createdBy: Type.String(),
-    createdAt: Timestamp,
-    commands: Type.Array(CommandView),
-  },
-  { additionalProperties: false },
-);
-
-const AlertView = Type.Object(
-  {
-    id: Uuid,
-    raisedAt: Timestamp,
-    kind: Type.String(),
-    status: Type.Union([Type.Literal('incident'), Type.Literal('suggested')]),
-    summary: Type.String(),
-    actorType: Type.String(),
-    actorId: Type.Union([Uuid, Type.Null()]),
-    address: Type.Union([Type.String(), Type.Null()]),
-    route: Type.Union([Type.String(), Type.Null()]),
-    requestId: Type.Union([Type.String(), Type.Null()]),
-    subjectClientId: Type.Union([Uuid, Type.Null()]),
-    subjectClientName: Type.Union([Type.String(), Type.Null()]),
-    subjectIsDecoy: Type.Boolean(),
-    detectedBy: Type.String(),
-    incidentId: Type.Union([Uuid, Type.Null()]),
-    commands: Type.Array(CommandView),
-  },
-  { additionalProperties: false },
-);
-
-const IncidentList = Type.Object(
-  { asOf: Timestamp, incidents: Type.Array(IncidentSummary) },
-  { additionalProperties: false, description: 'Open incidents, then those resolved in the last 30 days; newest first' },
-);
-
-const IncidentDetail = Type.Object(
-  {
-    asOf: Timestamp,
-    incident: IncidentSummary,
-    timeline: Type.Array(TimelineEntryView),
-    /** How many entries the timeline has; the newest TIMELINE_LIMIT are returned. */
-    timelineTotal: Type.Integer({ minimum: 0 }),
-    evidence: Type.Array(EvidenceView),
-    /** The containment steps recorded on the timeline (kind containment.*), oldest first. */
-    containment: Type.Array(TimelineEntryView),
-    frozenTenants: Type.Array(FrozenTenantView),
-    routesOffline: Type.Array(RouteOfflineView),
-    alerts: Type.Array(AlertView),
-  },
-  { additionalProperties: false },
-);
-
-const Detection = Type.Object(
-  {
-    asOf: Timestamp,
-    alerts: Type.Array(AlertView),
-    frozenTenants: Type.Array(FrozenTenantView),
-    routesOffline: Type.Array(RouteOfflineView),
-  },
-  { additionalProperties: false },
-);
-
-const IncidentParams = Type.Object({ incidentId: Uuid }, { additionalProperties: false });
-
 const RECENTLY_RESOLVED_DAYS = 30;
 const TIMELINE_LIMIT = 500;
 const ALERT_LIMIT = 200;
-
-type IncidentRow = {
-  id: string;
-  title: string;
-  reporter: string;
-  status: string;
-  openedAt: Date;
-  openedBy: string;
-  channel: string;
-  notifiable: boolean | null;
-  notifiableDeterminedAt: Date | null;
-  resolvedAt: Date | null;
-};
-
-const INCIDENT_FIELDS = {
-  id: true,
-  title: true,
-  reporter: true,
-  status: true,
-  openedAt: true,
-  openedBy: true,
-  channel: true,
-  notifiable: true,
-  notifiableDeterminedAt: true,
-  resolvedAt: true,
-} as const;
 
 /** The command that moves a clock on, while there is one to run. */
 function clockCommand(incident: IncidentRow, clock: Clock): ConsoleCommand | null {
@@ -238,7 +80,7 @@ function incidentSummary(incident: IncidentRow, now: Date): Static<typeof Incide
     reporter: incident.reporter,
     severity: 'critical',
     status: incident.status === 'resolved' ? 'resolved' : 'open',
-    openedAt: incident.openedAt.toISOString(),
+    openedAt: iso(incident.openedAt),
     openedBy: incident.openedBy,
     channel: incident.channel,
     notifiable: incident.notifiable,
@@ -251,7 +93,7 @@ function incidentSummary(incident: IncidentRow, now: Date): Static<typeof Incide
 
 const timelineView = (e: { id: string; occurredAt: Date; kind: string; actor: string; message: string }) => ({
   id: e.id,
-  occurredAt: e.occurredAt.toISOString(),
+  occurredAt: iso(e.occurredAt),
   kind: e.kind,
   actor: e.actor,
   message: e.message,
@@ -265,32 +107,6 @@ async function clientNames(db: TxClient, ids: (string | null)[]): Promise<Map<st
   return new Map(rows.map((row) => [row.id, { name: row.name, isDecoy: row.isDecoy }]));
 }
 
-type FreezeRow = { id: string; clientId: string; incidentId: string | null; reason: string; createdBy: string; createdAt: Date };
-type SwitchRow = {
-  id: string;
-  method: string;
-  routePattern: string;
-  reason: string;
-  incidentId: string | null;
-  createdBy: string;
-  createdAt: Date;
-};
-type AlertRow = {
-  id: string;
-  raisedAt: Date;
-  kind: string;
-  status: string;
-  requestId: string | null;
-  actorType: string;
-  actorId: string | null;
-  address: string | null;
-  route: string | null;
-  clientId: string | null;
-  detectedBy: string;
-  details: unknown;
-  incidentId: string | null;
-};
-
 function frozenTenantView(row: FreezeRow, names: Map<string, { name: string; isDecoy: boolean }>) {
   const client = names.get(row.clientId);
   return {
@@ -301,7 +117,7 @@ function frozenTenantView(row: FreezeRow, names: Map<string, { name: string; isD
     incidentId: row.incidentId,
     reason: row.reason,
     createdBy: row.createdBy,
-    createdAt: row.createdAt.toISOString(),
+    createdAt: iso(row.createdAt),
     commands: [containmentCommands.thaw(row.clientId, row.incidentId)],
   };
 }
@@ -314,7 +130,7 @@ function routeOfflineView(row: SwitchRow) {
     reason: row.reason,
     incidentId: row.incidentId,
     createdBy: row.createdBy,
-    createdAt: row.createdAt.toISOString(),
+    createdAt: iso(row.createdAt),
     commands: [containmentCommands.routeOnline(row.method, row.routePattern, row.incidentId)],
   };
 }
@@ -349,11 +165,11 @@ function alertView(alert: AlertRow, names: Map<string, { name: string; isDecoy: 
       ];
   return {
     id: alert.id,
-    raisedAt: alert.raisedAt.toISOString(),
-    kind: alert.kind,
+    raisedAt: iso(alert.raisedAt),
+    kind: checked<Static<typeof AlertKind>>(alert.kind),
     status: suggested ? ('suggested' as const) : ('incident' as const),
     summary: alertSummary(alert),
-    actorType: alert.actorType,
+    actorType: checked<Static<typeof ActorType>>(alert.actorType),
     actorId: alert.actorId,
     address: alert.address,
     route: alert.route,
@@ -366,22 +182,6 @@ function alertView(alert: AlertRow, names: Map<string, { name: string; isDecoy: 
     commands,
   };
 }
-
-const ALERT_FIELDS = {
-  id: true,
-  raisedAt: true,
-  kind: true,
-  status: true,
-  requestId: true,
-  actorType: true,
-  actorId: true,
-  address: true,
-  route: true,
-  clientId: true,
-  detectedBy: true,
-  details: true,
-  incidentId: true,
-} as const;
 
 /**
  * The reads are audited like the firm's other admin reads: one firm-wide event per look,
@@ -412,12 +212,10 @@ async function auditConsoleRead(
 }
 
 const incidents: FastifyPluginAsyncTypebox = async (app) => {
-  const config = { routeScope: 'staff-only', adminOnly: true, decoyScan: false } as const;
-
   app.get(
     '/api/admin/incidents',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'listIncidents',
         summary: 'List open and recently resolved incidents with their PDPA clocks (admin, read-only)',
@@ -436,14 +234,14 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
       await auditConsoleRead(request, 'incidents', null, { count: rows.length }, new Map());
       // Open first (newest first), then the recently resolved.
       const ordered = [...rows.filter((r) => r.status === 'open'), ...rows.filter((r) => r.status !== 'open')];
-      return { asOf: now.toISOString(), incidents: ordered.map((row) => incidentSummary(row, now)) };
+      return { asOf: iso(now), incidents: ordered.map((row) => incidentSummary(row, now)) };
     },
   );
 
   app.get(
     '/api/admin/incidents/:incidentId',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'getIncident',
         summary: "An incident's clocks, timeline, evidence metadata and containment (admin, read-only)",
@@ -488,7 +286,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
       const names = await clientNames(db, [...freezes.map((f) => f.clientId), ...alerts.map((a) => a.clientId)]);
       await auditConsoleRead(request, 'incident', incidentId, { timelineEntries: timeline.length }, names);
       return {
-        asOf: now.toISOString(),
+        asOf: iso(now),
         incident: incidentSummary(incident, now),
         timeline,
         timelineTotal,
@@ -497,7 +295,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
           filename: e.filename,
           sha256: e.sha256,
           size: Number(e.size),
-          addedAt: e.addedAt.toISOString(),
+          addedAt: iso(e.addedAt),
           addedBy: e.addedBy,
         })),
         containment: timeline.filter((e) => e.kind.startsWith('containment.')),
@@ -511,7 +309,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/admin/detection',
     {
-      config,
+      config: { routeScope: 'staff-only', adminOnly: true, decoyScan: false },
       schema: {
         operationId: 'getDetectionState',
         summary: 'Open detection alerts, frozen tenants and routes offline (admin, read-only)',
@@ -540,7 +338,7 @@ const incidents: FastifyPluginAsyncTypebox = async (app) => {
         names,
       );
       return {
-        asOf: now.toISOString(),
+        asOf: iso(now),
         alerts: open.map((a) => alertView(a, names)),
         frozenTenants: freezes.map((f) => frozenTenantView(f, names)),
         routesOffline: switches.map(routeOfflineView),

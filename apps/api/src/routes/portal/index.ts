@@ -5,83 +5,44 @@ import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { CONTACT_COOKIE, csrfTokenFor } from '../../plugins/auth.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { exchangeMagicLink, inspectMagicLink, requestNewLink } from '../../services/magic-links.ts';
 import { enqueueStaffDigest } from '../../services/outbox.ts';
 import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actor.ts';
-import { FileBytes, FileView, fileView, uploadErrors } from '../files/index.ts';
+import { clientScope } from '../client-route.ts';
+import { FileBytes, FileView, fileView, uploadErrors } from '../files/schema.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { type ItemRow, ItemView, itemView } from '../requests/index.ts';
-import { ErrorBody, errors, isoDate, Ok, Timestamp, Uuid } from '../schemas.ts';
-
-const DateOnly = Type.String({ format: 'date' });
-
-/** The contact sees their checklist and the outcome of each review, not which staff member reviewed it. */
-const PortalItemView = Type.Omit(ItemView, ['reviewedBy']);
-const PortalRequestView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    cycleId: Uuid,
-    status: Type.String(),
-    message: Type.Union([Type.String(), Type.Null()]),
-    expiresAt: Timestamp,
-    firmName: Type.String(),
-    clientName: Type.String(),
-    cycleTitle: Type.String(),
-    dueDate: Type.Union([DateOnly, Type.Null()]),
-    items: Type.Array(PortalItemView),
-  },
-  { additionalProperties: false },
-);
+import { ITEM_COLUMNS } from '../requests/schema.ts';
+import { ClientParams, errors, FileParams, iso, isoDate, noStore, Ok } from '../schemas.ts';
+import {
+  AccessLog,
+  LinkCheck,
+  NewLinkAccepted,
+  NewLinkBody,
+  PortalItemParams,
+  PortalRequestView,
+  PortalSession,
+  portalItemView,
+  publicErrors,
+  requestStatus,
+  TokenBody,
+  TokenParams,
+} from './schema.ts';
 
 /** "Email me a new link" requests waiting in this process beyond which more are dropped (a flood from many addresses). */
 const NEW_LINK_QUEUE_MAX = 1_000;
 
-const portalItemView = (item: ItemRow) => {
-  const { reviewedBy: _staffOnly, ...view } = itemView(item);
-  return view;
-};
-
 /** One answer for every bad link — unknown, malformed, expired, rotated or cancelled look alike. */
 const invalidLink = () => new AppError('unauthenticated', 'This link is invalid or has expired');
-const publicErrors = { 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody } as const;
 
-/**
- * The client's own access log: who at the firm downloaded each of the contact's files, and
- * when. Staff names and times only — no staff ids, no request ids, nothing of another file.
- */
-const StaffAccess = Type.Object(
-  { staffName: Type.String(), action: Type.Literal('downloaded'), at: Timestamp },
-  { additionalProperties: false },
-);
-const AccessLog = Type.Object(
-  {
-    files: Type.Array(
-      Type.Object(
-        { fileId: Uuid, filename: Type.String(), uploadedAt: Timestamp, accesses: Type.Array(StaffAccess) },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
 /** What a staff read of a file is recorded as, and what the contact is shown. */
 const STAFF_FILE_READS = { 'file.downloaded': 'downloaded' } as const;
-
-const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
-const ItemParams = Type.Object({ clientId: Uuid, itemId: Uuid }, { additionalProperties: false });
-const FileParams = Type.Object({ clientId: Uuid, fileId: Uuid }, { additionalProperties: false });
-/** Any string up to the URL limit: a malformed token must get the same 401 as an unknown one, not a 400. */
-const LinkToken = Type.String({ minLength: 1, maxLength: 200 });
-const CONTACT_ONLY = { routeScope: 'client-scoped', actors: ['contact'] } as const;
 
 /** The contact's own request: their session is bound to it, and to them. */
 async function ownRequest(request: FastifyRequest) {
   const actor = contactActor(request);
-  const found = await tenantDb(request).cycleRequest.findFirst({
+  const found = await clientScope(request).db.cycleRequest.findFirst({
     where: { id: actor.cycleRequestId, contactId: actor.contactId },
     select: {
       id: true,
@@ -140,19 +101,9 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       schema: {
         operationId: 'checkMagicLink',
         summary: 'Check a magic link (changes nothing)',
-        params: Type.Object({ token: LinkToken }, { additionalProperties: false }),
+        params: TokenParams,
         response: {
-          200: Type.Object(
-            {
-              valid: Type.Literal(true),
-              expiresAt: Timestamp,
-              firmName: Type.String(),
-              clientName: Type.String(),
-              cycleTitle: Type.String(),
-              dueDate: Type.Union([DateOnly, Type.Null()]),
-            },
-            { additionalProperties: false },
-          ),
+          200: LinkCheck,
           ...publicErrors,
         },
       },
@@ -161,10 +112,10 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       // Mail scanners prefetch links: this check writes nothing, not even an audit event.
       const link = await inspectMagicLink(db, request.params.token);
       if (!link) throw invalidLink();
-      reply.header('cache-control', 'no-store');
+      noStore(reply);
       return {
         valid: true as const,
-        expiresAt: link.expiresAt.toISOString(),
+        expiresAt: iso(link.expiresAt),
         firmName: config.firmName,
         clientName: link.clientName,
         cycleTitle: link.cycleTitle,
@@ -184,19 +135,9 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       schema: {
         operationId: 'exchangeMagicLink',
         summary: 'Exchange a magic link for a portal session',
-        body: Type.Object({ token: LinkToken }, { additionalProperties: false }),
+        body: TokenBody,
         response: {
-          200: Type.Object(
-            {
-              clientId: Uuid,
-              requestId: Uuid,
-              contactId: Uuid,
-              sessionToken: Type.String(),
-              csrfToken: Type.String(),
-              expiresAt: Timestamp,
-            },
-            { additionalProperties: false },
-          ),
+          200: PortalSession,
           ...publicErrors,
         },
       },
@@ -220,22 +161,21 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         throw invalidLink();
       }
       const grant = outcome.grant;
-      reply
-        .setCookie(CONTACT_COOKIE, grant.sessionToken, {
-          httpOnly: true,
-          sameSite: 'strict',
-          secure: config.cookieSecure,
-          path: '/api/portal',
-          expires: grant.expiresAt,
-        })
-        .header('cache-control', 'no-store');
+      reply.setCookie(CONTACT_COOKIE, grant.sessionToken, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: config.cookieSecure,
+        path: '/api/portal',
+        expires: grant.expiresAt,
+      });
+      noStore(reply);
       return {
         clientId: grant.clientId,
         requestId: grant.cycleRequestId,
         contactId: grant.contactId,
         sessionToken: grant.sessionToken,
         csrfToken: csrfTokenFor(grant.sessionToken),
-        expiresAt: grant.expiresAt.toISOString(),
+        expiresAt: iso(grant.expiresAt),
       };
     },
   );
@@ -254,9 +194,9 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       schema: {
         operationId: 'requestNewMagicLink',
         summary: 'Email me a new link (same answer whether or not the address is known)',
-        body: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, { additionalProperties: false }),
+        body: NewLinkBody,
         response: {
-          202: Type.Object({ ok: Type.Literal(true), message: Type.String() }, { additionalProperties: false }),
+          202: NewLinkAccepted,
           ...publicErrors,
         },
       },
@@ -288,7 +228,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     async (_request, reply) => {
       // Known or not, open request or not, limited or not: one answer, given before any lookup,
       // so no address can be probed by its answer or by its answer's time.
-      reply.header('cache-control', 'no-store');
+      noStore(reply);
       return reply.code(202).send({
         ok: true as const,
         message: 'If this address has an open request with us, a new link is on its way.',
@@ -299,7 +239,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.post(
     '/api/portal/clients/:clientId/logout',
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       schema: {
         operationId: 'portalLogout',
         summary: "End the contact's portal session",
@@ -309,7 +249,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request, reply) => {
       const actor = contactActor(request);
-      await tenantDb(request).contactSession.updateMany({
+      await clientScope(request).db.contactSession.updateMany({
         where: { id: actor.sessionId, revokedAt: null },
         data: { revokedAt: new Date() },
       });
@@ -322,7 +262,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.get(
     '/api/portal/clients/:clientId/request',
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       schema: {
         operationId: 'getPortalRequest',
         summary: "The contact's request and its checklist",
@@ -332,15 +272,19 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request) => {
       const own = await ownRequest(request);
-      const items = await tenantDb(request).requestItem.findMany({ where: { cycleRequestId: own.id }, orderBy: { position: 'asc' } });
+      const items = await clientScope(request).db.requestItem.findMany({
+        where: { cycleRequestId: own.id },
+        orderBy: { position: 'asc' },
+        select: ITEM_COLUMNS,
+      });
       await request.audit({ eventType: 'request.read', entityType: 'cycle_request', entityId: own.id });
       return {
         id: own.id,
         clientId: own.clientId,
         cycleId: own.cycleId,
-        status: own.status,
+        status: requestStatus(own.status),
         message: own.message,
-        expiresAt: own.expiresAt.toISOString(),
+        expiresAt: iso(own.expiresAt),
         firmName: config.firmName,
         clientName: own.client.name,
         cycleTitle: own.cycle.title,
@@ -353,33 +297,33 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.post(
     '/api/portal/clients/:clientId/items/:itemId/files',
     {
-      config: { ...CONTACT_ONLY, upload: true },
+      config: { routeScope: 'client-scoped', actors: ['contact'], upload: true },
       // The body is multipart, received by plugins/uploads.ts before the unit of work opens;
       // only the params are schema-validated.
       schema: {
         operationId: 'portalUploadFile',
         summary: 'Upload a file to a checklist item (contact)',
-        params: ItemParams,
+        params: PortalItemParams,
         consumes: ['multipart/form-data'],
         response: { 201: FileView, ...uploadErrors },
       },
     },
     async (request, reply) => {
       const actor = contactActor(request);
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const own = await ownRequest(request);
       // An item of any other request — even this client's — is not found.
       const item = await db.requestItem.findFirst({ where: { id: request.params.itemId, cycleRequestId: own.id } });
       if (!item) throw notFound();
       if (item.status === 'accepted') throw new AppError('conflict', 'This item has already been accepted');
       const row = await storeUpload(request, db, config, {
-        clientId: request.params.clientId,
+        clientId,
         cycleId: own.cycleId,
         requestItemId: item.id,
         uploadedBy: { type: 'contact', id: actor.contactId },
       });
       await db.requestItem.updateMany({ where: { id: item.id }, data: { status: 'submitted', updatedAt: new Date() } });
-      await notifyStaffWhenComplete(db, request.params.clientId, own.id);
+      await notifyStaffWhenComplete(db, clientId, own.id);
       return reply.code(201).send(fileView(row));
     },
   );
@@ -387,7 +331,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.get(
     '/api/portal/clients/:clientId/files',
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       schema: {
         operationId: 'listPortalFiles',
         summary: 'The files the contact uploaded (oldest first, a page at a time)',
@@ -398,7 +342,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     },
     async (request, reply) => {
       const rows = await readPage(request, reply, PORTAL_FILES_PAGE, (page) =>
-        tenantDb(request).file.findMany({ ...page, where: { AND: [ownUploads(request), page.where] } }),
+        clientScope(request).db.file.findMany({ ...page, where: { AND: [ownUploads(request), page.where] } }),
       );
       return { files: rows.map(fileView) };
     },
@@ -407,7 +351,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.delete(
     '/api/portal/clients/:clientId/files/:fileId',
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       schema: {
         operationId: 'deleteOwnPortalFile',
         summary: 'Remove one of your own uploads while it awaits review (contact)',
@@ -416,7 +360,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       // Only the contact's own upload, and only while its item awaits review: a reviewed file is the firm's record.
       const file = await db.file.findFirst({
         where: { id: request.params.fileId, ...ownUploads(request) },
@@ -437,7 +381,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
   app.get(
     '/api/portal/clients/:clientId/access-log',
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       schema: {
         operationId: 'getPortalAccessLog',
         summary: "Who at the firm viewed or downloaded the contact's files",
@@ -446,7 +390,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const files = await db.file.findMany({
         where: ownUploads(request),
         select: { id: true, filename: true, createdAt: true },
@@ -473,13 +417,13 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
         files: files.map((file) => ({
           fileId: file.id,
           filename: file.filename,
-          uploadedAt: file.createdAt.toISOString(),
+          uploadedAt: iso(file.createdAt),
           accesses: reads
             .filter((r) => r.entityId === file.id)
             .map((r) => ({
               staffName: (r.actorId && nameOf.get(r.actorId)) || 'A member of staff',
               action: STAFF_FILE_READS[r.eventType as keyof typeof STAFF_FILE_READS],
-              at: r.occurredAt.toISOString(),
+              at: iso(r.occurredAt),
             })),
         })),
       };
@@ -490,7 +434,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
     '/api/portal/clients/:clientId/files/:fileId/download',
     // No automatic HEAD: it would run the handler and audit a download that never happened.
     {
-      config: CONTACT_ONLY,
+      config: { routeScope: 'client-scoped', actors: ['contact'] },
       exposeHeadRoute: false,
       schema: {
         operationId: 'portalDownloadFile',
@@ -500,7 +444,7 @@ const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = asyn
       },
     },
     async (request, reply) => {
-      const file = await tenantDb(request).file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
+      const file = await clientScope(request).db.file.findFirst({ where: { id: request.params.fileId, ...ownUploads(request) } });
       if (!file) throw notFound();
       return sendStoredFile(request, reply, config, file);
     },

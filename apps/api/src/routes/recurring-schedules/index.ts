@@ -1,77 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, notFound } from '../../errors.ts';
-import { tenantDb } from '../../plugins/unit-of-work.ts';
 import { firstRunOnOrAfter } from '../../services/recurring.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { errors, iso, isoDate, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { ClientParams, dateColumn, errors } from '../schemas.ts';
+import { CreateBody, ScheduleParams, ScheduleView, scheduleView } from './schema.ts';
 
 /**
  * A client's recurring requests: a template sent to one of its contacts every month,
  * quarter or year on day D (1–28). The delivery worker's scheduler creates each period's
  * cycle and request on the day (services/delivery/recurring-scheduler.ts).
  */
-const Frequency = Type.Union([Type.Literal('monthly'), Type.Literal('quarterly'), Type.Literal('yearly')]);
-const CycleKind = Type.Union(['bookkeeping', 'accounting', 'tax', 'corporate_secretarial', 'payroll', 'other'].map((k) => Type.Literal(k)));
-const DateOnly = Type.String({ format: 'date' });
-const ClientParams = Type.Object({ clientId: Uuid }, { additionalProperties: false });
-const ScheduleParams = Type.Object({ clientId: Uuid, scheduleId: Uuid }, { additionalProperties: false });
-const CreateBody = Type.Object(
-  {
-    templateId: Uuid,
-    contactId: Uuid,
-    frequency: Frequency,
-    dayOfMonth: Type.Integer({ minimum: 1, maximum: 28 }),
-    cycleKind: CycleKind,
-    /** The first run is the first day D on or after this date (default: today). */
-    startOn: Type.Optional(DateOnly),
-  },
-  { additionalProperties: false },
-);
-const ScheduleView = Type.Object(
-  {
-    id: Uuid,
-    clientId: Uuid,
-    templateId: Uuid,
-    contactId: Uuid,
-    frequency: Type.String(),
-    dayOfMonth: Type.Integer(),
-    cycleKind: Type.String(),
-    nextRunOn: DateOnly,
-    lastPeriod: Type.Union([Type.String(), Type.Null()]),
-    cancelledAt: NullableTimestamp,
-    createdAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-type ScheduleRow = {
-  id: string;
-  clientId: string;
-  templateId: string;
-  contactId: string;
-  frequency: string;
-  dayOfMonth: number;
-  cycleKind: string;
-  nextRunOn: Date;
-  lastPeriod: string | null;
-  cancelledAt: Date | null;
-  createdAt: Date;
-};
-const scheduleView = (s: ScheduleRow) => ({
-  id: s.id,
-  clientId: s.clientId,
-  templateId: s.templateId,
-  contactId: s.contactId,
-  frequency: s.frequency,
-  dayOfMonth: s.dayOfMonth,
-  cycleKind: s.cycleKind,
-  nextRunOn: isoDate(s.nextRunOn) as string,
-  lastPeriod: s.lastPeriod,
-  cancelledAt: iso(s.cancelledAt),
-  createdAt: s.createdAt.toISOString(),
-});
 
 /** Today's date in Singapore, as a UTC midnight. */
 function singaporeToday(): Date {
@@ -95,17 +36,17 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const body = request.body;
       const contact = await db.contact.findFirst({ where: { id: body.contactId, deletedAt: null }, select: { id: true } });
       if (!contact) throw notFound();
       const template = await db.requestTemplate.findFirst({ where: { id: body.templateId, archivedAt: null }, select: { id: true } });
       if (!template) throw notFound();
-      const from = body.startOn ? new Date(`${body.startOn}T00:00:00Z`) : singaporeToday();
+      const from = body.startOn ? dateColumn(body.startOn) : singaporeToday();
       if (Number.isNaN(from.getTime())) throw new AppError('validation_failed', 'startOn is not a date');
       const created = await db.recurringSchedule.create({
         data: {
-          clientId: request.params.clientId,
+          clientId,
           templateId: template.id,
           contactId: contact.id,
           frequency: body.frequency,
@@ -138,7 +79,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const rows = await readPage(request, reply, SCHEDULES_PAGE, (page) => tenantDb(request).recurringSchedule.findMany(page));
+      const rows = await readPage(request, reply, SCHEDULES_PAGE, (page) => clientScope(request).db.recurringSchedule.findMany(page));
       return { schedules: rows.map(scheduleView) };
     },
   );
@@ -155,7 +96,7 @@ const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { count } = await db.recurringSchedule.updateMany({
         where: { id: request.params.scheduleId, cancelledAt: null },
         data: { cancelledAt: new Date(), updatedAt: new Date() },

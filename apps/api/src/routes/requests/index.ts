@@ -3,271 +3,34 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { firmDb, tenantDb } from '../../plugins/unit-of-work.ts';
+import { firmDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import { clientScope } from '../client-route.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { errors, iso, NonBlank, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
-
-const RequestStatus = Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')]);
-const ItemStatus = Type.Union([Type.Literal('pending'), Type.Literal('submitted'), Type.Literal('accepted'), Type.Literal('rejected')]);
-type RequestStatusValue = 'open' | 'completed' | 'cancelled';
-type ItemStatusValue = 'pending' | 'submitted' | 'accepted' | 'rejected';
-
-export const ItemView = Type.Object(
-  {
-    id: Uuid,
-    requestId: Uuid,
-    position: Type.Integer(),
-    label: Type.String(),
-    description: Type.Union([Type.String(), Type.Null()]),
-    required: Type.Boolean(),
-    status: ItemStatus,
-    reviewComment: Type.Union([Type.String(), Type.Null()]),
-    reviewedBy: Type.Union([Uuid, Type.Null()]),
-    reviewedAt: NullableTimestamp,
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
-const Reminders = Type.Object(
-  {
-    everyDays: NullableInt,
-    max: Type.Integer(),
-    startDaysBeforeDue: NullableInt,
-    sent: Type.Integer(),
-    nextAt: NullableTimestamp,
-    pausedUntil: NullableTimestamp,
-    stoppedReason: Type.Union([Type.String(), Type.Null()]),
-  },
-  { additionalProperties: false },
-);
-
-const requestFields = {
-  id: Uuid,
-  clientId: Uuid,
-  cycleId: Uuid,
-  contactId: Uuid,
-  status: RequestStatus,
-  message: Type.Union([Type.String(), Type.Null()]),
-  expiresAt: Timestamp,
-  sentAt: Timestamp,
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  templateId: Type.Union([Uuid, Type.Null()]),
-  /** When the current link was exchanged for a session (a link works once). */
-  linkExchangedAt: NullableTimestamp,
-  reminders: Reminders,
-};
-/**
- * A request as staff see it. Never a token or its hash: the token is minted by the delivery
- * worker when the mail goes out and exists only in that mail.
- */
-const RequestView = Type.Object({ ...requestFields, itemCount: Type.Integer() }, { additionalProperties: false });
-const RequestWithItems = Type.Object({ ...requestFields, items: Type.Array(ItemView) }, { additionalProperties: false });
-
-export type ItemRow = {
-  id: string;
-  cycleRequestId: string;
-  position: number;
-  label: string;
-  description: string | null;
-  required: boolean;
-  status: string;
-  reviewComment: string | null;
-  reviewedBy: string | null;
-  reviewedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-};
-
-type RequestRow = {
-  id: string;
-  clientId: string;
-  cycleId: string;
-  contactId: string;
-  status: string;
-  message: string | null;
-  expiresAt: Date;
-  sentAt: Date;
-  createdAt: Date;
-  updatedAt: Date;
-  templateId: string | null;
-  linkExchangedAt: Date | null;
-  reminderEveryDays: number | null;
-  reminderMax: number;
-  reminderStartDaysBeforeDue: number | null;
-  remindersSent: number;
-  nextReminderAt: Date | null;
-  remindersPausedUntil: Date | null;
-  remindersStoppedReason: string | null;
-};
-
-export function itemView(item: ItemRow) {
-  return {
-    id: item.id,
-    requestId: item.cycleRequestId,
-    position: item.position,
-    label: item.label,
-    description: item.description,
-    required: item.required,
-    status: item.status as ItemStatusValue,
-    reviewComment: item.reviewComment,
-    reviewedBy: item.reviewedBy,
-    reviewedAt: item.reviewedAt ? item.reviewedAt.toISOString() : null,
-    createdAt: item.createdAt.toISOString(),
-    updatedAt: item.updatedAt.toISOString(),
-  };
-}
-
-function requestView(r: RequestRow) {
-  return {
-    id: r.id,
-    clientId: r.clientId,
-    cycleId: r.cycleId,
-    contactId: r.contactId,
-    status: r.status as RequestStatusValue,
-    message: r.message,
-    expiresAt: r.expiresAt.toISOString(),
-    sentAt: r.sentAt.toISOString(),
-    createdAt: r.createdAt.toISOString(),
-    updatedAt: r.updatedAt.toISOString(),
-    templateId: r.templateId,
-    linkExchangedAt: iso(r.linkExchangedAt),
-    reminders: {
-      everyDays: r.reminderEveryDays,
-      max: r.reminderMax,
-      startDaysBeforeDue: r.reminderStartDaysBeforeDue,
-      sent: r.remindersSent,
-      nextAt: iso(r.nextReminderAt),
-      pausedUntil: iso(r.remindersPausedUntil),
-      stoppedReason: r.remindersStoppedReason,
-    },
-  };
-}
-
-/** Selects every column a view shows, and never token_hash. */
-const REQUEST_COLUMNS = {
-  id: true,
-  clientId: true,
-  cycleId: true,
-  contactId: true,
-  status: true,
-  message: true,
-  expiresAt: true,
-  sentAt: true,
-  createdAt: true,
-  updatedAt: true,
-  templateId: true,
-  linkExchangedAt: true,
-  reminderEveryDays: true,
-  reminderMax: true,
-  reminderStartDaysBeforeDue: true,
-  remindersSent: true,
-  nextReminderAt: true,
-  remindersPausedUntil: true,
-  remindersStoppedReason: true,
-} as const;
-
-const CycleParams = Type.Object({ clientId: Uuid, cycleId: Uuid }, { additionalProperties: false });
-const RequestParams = Type.Object({ clientId: Uuid, requestId: Uuid }, { additionalProperties: false });
-const ItemParams = Type.Object({ clientId: Uuid, requestId: Uuid, itemId: Uuid }, { additionalProperties: false });
-
-const ReminderCadence = Type.Object(
-  {
-    everyDays: Type.Integer({ minimum: 1, maximum: 60 }),
-    max: Type.Integer({ minimum: 0, maximum: 20 }),
-    startDaysBeforeDue: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 60 }), Type.Null()])),
-  },
-  { additionalProperties: false },
-);
-
-const CreateBody = Type.Object(
-  {
-    contactId: Uuid,
-    /** Copies the template's items, message, expiry and reminder cadence; fields given here win. */
-    templateId: Type.Optional(Uuid),
-    items: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            label: NonBlank(200),
-            description: Type.Optional(Type.String({ maxLength: 2000 })),
-            required: Type.Optional(Type.Boolean()),
-          },
-          { additionalProperties: false },
-        ),
-        { minItems: 1, maxItems: 50 },
-      ),
-    ),
-    message: Type.Optional(Type.String({ maxLength: 5000 })),
-    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
-    reminders: Type.Optional(ReminderCadence),
-  },
-  { additionalProperties: false },
-);
-
-const RemindersBody = Type.Object(
-  {
-    everyDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
-    max: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
-    startDaysBeforeDue: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 60 }), Type.Null()])),
-    /** No reminders before this moment; null resumes them. */
-    pausedUntil: Type.Optional(Type.Union([Timestamp, Type.Null()])),
-  },
-  { additionalProperties: false },
-);
-
-const MessageView = Type.Object(
-  {
-    id: Uuid,
-    kind: Type.String(),
-    reason: Type.String(),
-    to: Type.String(),
-    status: Type.Union([
-      Type.Literal('pending'),
-      Type.Literal('sending'),
-      Type.Literal('sent'),
-      Type.Literal('failed'),
-      Type.Literal('cancelled'),
-    ]),
-    attempts: Type.Integer(),
-    nextAttemptAt: Timestamp,
-    lastError: Type.Union([Type.String(), Type.Null()]),
-    messageId: Type.String(),
-    providerMessageId: Type.Union([Type.String(), Type.Null()]),
-    sentAt: NullableTimestamp,
-    createdAt: Timestamp,
-  },
-  { additionalProperties: false },
-);
-/** What staff see of a link's and a request's delivery history: replays, reminders, failures. */
-const DELIVERY_EVENT_TYPES = [
-  'magic_link.handed_over',
-  'magic_link.replayed',
-  'magic_link.requested',
-  'reminder.sent',
-  'reminder.stopped',
-  'message.failed',
-];
-const DeliveryEvent = Type.Object(
-  { eventType: Type.String(), occurredAt: Timestamp, data: Type.Record(Type.String(), Type.Unknown()) },
-  { additionalProperties: false },
-);
-
-const ReviewBody = Type.Object(
-  {
-    decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]),
-    comment: Type.Optional(NonBlank(2000)),
-  },
-  { additionalProperties: false },
-);
+import { CycleParams, errors, iso, noStore, RequestItemParams, RequestParams } from '../schemas.ts';
+import {
+  CreateBody,
+  DELIVERY_EVENT_TYPES,
+  DeliveryHistory,
+  HandoverLink,
+  ITEM_COLUMNS,
+  ItemView,
+  itemView,
+  MESSAGE_COLUMNS,
+  messageView,
+  OutstandingClient,
+  REQUEST_COLUMNS,
+  RemindersBody,
+  RequestView,
+  RequestWithItems,
+  ResentRequest,
+  ReviewBody,
+  requestView,
+} from './schema.ts';
 
 const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 // The console home: a page of the clients served that have open requests, by name.
@@ -287,8 +50,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
-      const { clientId, cycleId } = request.params;
+      const { db, clientId } = clientScope(request);
+      const { cycleId } = request.params;
       const { contactId, templateId } = request.body;
       // Checked up front: another client's cycle or contact is simply not found (404), never a foreign-key error.
       const cycle = await db.cycle.findUnique({ where: { id: cycleId }, select: { id: true, status: true, dueDate: true } });
@@ -324,7 +87,11 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         reason: 'request_created',
       });
       const created = await db.cycleRequest.findUniqueOrThrow({ where: { id: requestId }, select: REQUEST_COLUMNS });
-      const itemRows = await db.requestItem.findMany({ where: { cycleRequestId: created.id }, orderBy: { position: 'asc' } });
+      const itemRows = await db.requestItem.findMany({
+        where: { cycleRequestId: created.id },
+        orderBy: { position: 'asc' },
+        select: ITEM_COLUMNS,
+      });
       await request.auditMany([
         {
           eventType: 'request.created',
@@ -336,7 +103,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
           eventType: 'magic_link.created',
           entityType: 'cycle_request',
           entityId: created.id,
-          data: { contactId, expiresAt: created.expiresAt.toISOString(), outboxId },
+          data: { contactId, expiresAt: iso(created.expiresAt), outboxId },
         },
       ]);
       return reply.code(201).send({ ...requestView(created), items: itemRows.map(itemView) });
@@ -356,7 +123,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request, reply) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const cycle = await db.cycle.findUnique({ where: { id: request.params.cycleId }, select: { id: true } });
       if (!cycle) throw notFound();
       const rows = await readPage(request, reply, REQUESTS_PAGE, (page) =>
@@ -385,12 +152,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         querystring: pageQuery({}),
         response: {
           200: pagedBody({
-            clients: Type.Array(
-              Type.Object(
-                { clientId: Uuid, openRequests: Type.Integer({ minimum: 0 }), outstandingItems: Type.Integer({ minimum: 0 }) },
-                { additionalProperties: false },
-              ),
-            ),
+            clients: Type.Array(OutstandingClient),
           }),
           ...errors,
         },
@@ -452,10 +214,14 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: REQUEST_COLUMNS });
       if (!found) throw notFound();
-      const items = await db.requestItem.findMany({ where: { cycleRequestId: found.id }, orderBy: { position: 'asc' } });
+      const items = await db.requestItem.findMany({
+        where: { cycleRequestId: found.id },
+        orderBy: { position: 'asc' },
+        select: ITEM_COLUMNS,
+      });
       await request.audit({ eventType: 'request.read', entityType: 'cycle_request', entityId: found.id });
       return { ...requestView(found), items: items.map(itemView) };
     },
@@ -470,13 +236,13 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         summary: 'Send a new magic link (the old one stops working)',
         params: RequestParams,
         response: {
-          200: Type.Object({ ...requestFields, outboxMessageId: Uuid }, { additionalProperties: false }),
+          200: ResentRequest,
           ...errors,
         },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db, clientId } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { id: true, status: true, contactId: true },
@@ -499,7 +265,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         data: { revokedAt: now },
       });
       const queued = await enqueueContactMessage(db, {
-        clientId: request.params.clientId,
+        clientId,
         cycleRequestId: found.id,
         contactId: found.contactId,
         to: contact.email,
@@ -511,7 +277,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         eventType: 'magic_link.rotated',
         entityType: 'cycle_request',
         entityId: found.id,
-        data: { contactId: found.contactId, expiresAt: expiresAt.toISOString(), sessionsRevoked: revoked.count, outboxId: queued.id },
+        data: { contactId: found.contactId, expiresAt: iso(expiresAt), sessionsRevoked: revoked.count, outboxId: queued.id },
       });
       return { ...requestView(updated), outboxMessageId: queued.id };
     },
@@ -526,19 +292,20 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         summary: 'Outgoing messages of a request and their delivery status',
         params: RequestParams,
         response: {
-          200: Type.Object({ messages: Type.Array(MessageView), events: Type.Array(DeliveryEvent) }, { additionalProperties: false }),
+          200: DeliveryHistory,
           ...errors,
         },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: { id: true } });
       if (!found) throw notFound();
       const messages = await db.outboxMessage.findMany({
         where: { cycleRequestId: found.id },
         orderBy: { createdAt: 'asc' },
         take: 500,
+        select: MESSAGE_COLUMNS,
       });
       const events = await db.auditEvent.findMany({
         where: { entityType: 'cycle_request', entityId: found.id, eventType: { in: DELIVERY_EVENT_TYPES } },
@@ -548,23 +315,10 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       });
       await request.audit({ eventType: 'request.read', entityType: 'cycle_request', entityId: found.id, data: { via: 'messages' } });
       return {
-        messages: messages.map((m) => ({
-          id: m.id,
-          kind: m.kind,
-          reason: m.reason,
-          to: m.toAddress,
-          status: m.status as 'pending' | 'sending' | 'sent' | 'failed' | 'cancelled',
-          attempts: m.attempts,
-          nextAttemptAt: m.nextAttemptAt.toISOString(),
-          lastError: m.lastError,
-          messageId: messageIdOf(m.id, config.mail.messageIdDomain),
-          providerMessageId: m.providerMessageId,
-          sentAt: iso(m.sentAt),
-          createdAt: m.createdAt.toISOString(),
-        })),
+        messages: messages.map((m) => messageView(m, messageIdOf(m.id, config.mail.messageIdDomain))),
         events: events.map((e) => ({
           eventType: e.eventType,
-          occurredAt: e.occurredAt.toISOString(),
+          occurredAt: iso(e.occurredAt),
           data: (e.eventDataJson ?? {}) as Record<string, unknown>,
         })),
       };
@@ -584,7 +338,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { ...REQUEST_COLUMNS, cycle: { select: { dueDate: true } } },
@@ -640,7 +394,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         summary: 'Mint a link to hand over by phone (audited)',
         params: RequestParams,
         response: {
-          200: Type.Object({ url: Type.String(), expiresAt: Timestamp }, { additionalProperties: false }),
+          200: HandoverLink,
           ...errors,
         },
       },
@@ -648,7 +402,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
     async (request, reply) => {
       // The one response that carries a link: an explicit, audited staff action for handing a
       // link over by phone or in person. It replaces the current link, like any new link.
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({
         where: { id: request.params.requestId },
         select: { id: true, status: true, contactId: true, expiresAt: true },
@@ -668,8 +422,8 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         entityId: found.id,
         data: { contactId: found.contactId, staffUserId: staffActor(request).staffUserId },
       });
-      reply.header('cache-control', 'no-store');
-      return { url: `${config.publicBaseUrl}/portal#token=${token}`, expiresAt: found.expiresAt.toISOString() };
+      noStore(reply);
+      return { url: `${config.publicBaseUrl}/portal#token=${token}`, expiresAt: iso(found.expiresAt) };
     },
   );
 
@@ -685,7 +439,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const found = await db.cycleRequest.findUnique({ where: { id: request.params.requestId }, select: { id: true, status: true } });
       if (!found) throw notFound();
       if (found.status !== 'open') throw new AppError('conflict', `This request is ${found.status}`);
@@ -696,7 +450,11 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
         data: { revokedAt: now },
       });
       const updated = await db.cycleRequest.findUniqueOrThrow({ where: { id: found.id }, select: REQUEST_COLUMNS });
-      const items = await db.requestItem.findMany({ where: { cycleRequestId: found.id }, orderBy: { position: 'asc' } });
+      const items = await db.requestItem.findMany({
+        where: { cycleRequestId: found.id },
+        orderBy: { position: 'asc' },
+        select: ITEM_COLUMNS,
+      });
       await request.audit({
         eventType: 'request.cancelled',
         entityType: 'cycle_request',
@@ -714,13 +472,13 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       schema: {
         operationId: 'reviewItem',
         summary: 'Accept or reject a checklist item',
-        params: ItemParams,
+        params: RequestItemParams,
         body: ReviewBody,
         response: { 200: ItemView, ...errors },
       },
     },
     async (request) => {
-      const db = tenantDb(request);
+      const { db } = clientScope(request);
       const { requestId, itemId } = request.params;
       const { decision, comment } = request.body;
       if (decision === 'reject' && !comment?.trim()) {
@@ -739,7 +497,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
           updatedAt: now,
         },
       });
-      const updated = await db.requestItem.findUniqueOrThrow({ where: { id: item.id } });
+      const updated = await db.requestItem.findUniqueOrThrow({ where: { id: item.id }, select: ITEM_COLUMNS });
       await request.audit({
         eventType: 'item.reviewed',
         entityType: 'request_item',

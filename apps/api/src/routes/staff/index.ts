@@ -1,11 +1,25 @@
 import { hashPassword, type TxClient } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, isUniqueViolation, notFound } from '../../errors.ts';
+import { AppError, notFound, rethrowUniqueAs } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { resetSecondFactor } from '../../services/token-lookups.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
-import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '../schemas.ts';
+import { errors, Ok } from '../schemas.ts';
+import {
+  AssignmentParams,
+  AssignmentView,
+  assignmentView,
+  CreateAssignmentBody,
+  CreateStaffUserBody,
+  FirmSettings,
+  RevokedSessions,
+  RevokeSessionsQuery,
+  STAFF_USER_FIELDS,
+  StaffUserParams,
+  StaffUserView,
+  staffUserView,
+} from './schema.ts';
 
 /**
  * Firm administration: staff users, their client assignments and their sessions. Every
@@ -13,36 +27,6 @@ import { errors, iso, NonBlank, NullableTimestamp, Ok, Timestamp, Uuid } from '.
  * which may read every row and write staff_users, assignments and staff_sessions.
  * A non-admin gets the same 404 as for an unknown URL.
  */
-
-const Role = Type.Union([Type.Literal('admin'), Type.Literal('staff')]);
-
-/** The whitelist of a staff user: never password_hash, never session tokens. */
-export const StaffUserView = Type.Object(
-  { id: Uuid, email: Type.String(), name: Type.String(), role: Role, disabledAt: NullableTimestamp, createdAt: Timestamp },
-  { additionalProperties: false },
-);
-
-const AssignmentView = Type.Object(
-  { id: Uuid, clientId: Uuid, clientName: Type.String(), staffUserId: Uuid, createdAt: Timestamp },
-  { additionalProperties: false },
-);
-
-const StaffUserParams = Type.Object({ staffUserId: Uuid }, { additionalProperties: false });
-const AssignmentParams = Type.Object({ staffUserId: Uuid, clientId: Uuid }, { additionalProperties: false });
-
-function staffUserView(user: { id: string; email: string; name: string; role: string; disabledAt: Date | null; createdAt: Date }) {
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    role: user.role === 'admin' ? ('admin' as const) : ('staff' as const),
-    disabledAt: iso(user.disabledAt),
-    createdAt: user.createdAt.toISOString(),
-  };
-}
-
-/** Selected explicitly, so the hash is never even loaded into the handler. */
-const STAFF_USER_FIELDS = { id: true, email: true, name: true, role: true, disabledAt: true, createdAt: true } as const;
 
 /** 404 for an unknown staff user; the check runs as spade_firm_admin, which sees all of them. */
 async function requireStaffUser(db: TxClient, staffUserId: string) {
@@ -89,15 +73,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'createStaffUser',
         summary: 'Create a staff user (admin)',
-        body: Type.Object(
-          {
-            email: Type.String({ format: 'email', maxLength: 254 }),
-            name: NonBlank(200),
-            role: Role,
-            password: Type.String({ minLength: 12, maxLength: 200 }),
-          },
-          { additionalProperties: false },
-        ),
+        body: CreateStaffUserBody,
         response: { 201: StaffUserView, ...errors },
       },
     },
@@ -114,9 +90,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
           data: { email, name: request.body.name.trim(), role: request.body.role, passwordHash: await hashPassword(request.body.password) },
           select: STAFF_USER_FIELDS,
         })
-        .catch((error: unknown) => {
-          throw isUniqueViolation(error) ? conflict() : error;
-        });
+        .catch(rethrowUniqueAs(conflict));
       await request.audit({
         eventType: 'staff_user.created',
         entityType: 'staff_user',
@@ -161,13 +135,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         })),
       );
       return {
-        assignments: rows.map((row) => ({
-          id: row.id,
-          clientId: row.clientId,
-          clientName: row.client.name,
-          staffUserId: row.staffUserId,
-          createdAt: row.createdAt.toISOString(),
-        })),
+        assignments: rows.map((row) => assignmentView(row, row.client.name)),
       };
     },
   );
@@ -180,7 +148,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createAssignment',
         summary: 'Assign a staff member to a client (admin)',
         params: StaffUserParams,
-        body: Type.Object({ clientId: Uuid }, { additionalProperties: false }),
+        body: CreateAssignmentBody,
         response: { 201: AssignmentView, ...errors },
       },
     },
@@ -193,9 +161,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       if (!client) throw notFound();
       const conflict = () => new AppError('conflict', 'This staff user is already assigned to this client');
       if (await db.staffClientAssignment.findFirst({ where: { staffUserId, clientId }, select: { id: true } })) throw conflict();
-      const assignment = await db.staffClientAssignment.create({ data: { staffUserId, clientId } }).catch((error: unknown) => {
-        throw isUniqueViolation(error) ? conflict() : error;
-      });
+      const assignment = await db.staffClientAssignment.create({ data: { staffUserId, clientId } }).catch(rethrowUniqueAs(conflict));
       await request.audit({
         eventType: 'assignment.created',
         entityType: 'staff_client_assignment',
@@ -203,13 +169,7 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         clientId,
         data: { staffUserId },
       });
-      return reply.code(201).send({
-        id: assignment.id,
-        clientId: assignment.clientId,
-        clientName: client.name,
-        staffUserId: assignment.staffUserId,
-        createdAt: assignment.createdAt.toISOString(),
-      });
+      return reply.code(201).send(assignmentView(assignment, client.name));
     },
   );
 
@@ -250,10 +210,9 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'revokeStaffSessions',
         summary: 'Revoke every session of a staff member (admin)',
         params: StaffUserParams,
-        // resetSecondFactor=true also removes the user's TOTP enrolment (a lost or stolen phone).
-        querystring: Type.Object({ resetSecondFactor: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        querystring: RevokeSessionsQuery,
         response: {
-          200: Type.Object({ revoked: Type.Integer({ minimum: 0 }), secondFactorReset: Type.Boolean() }, { additionalProperties: false }),
+          200: RevokedSessions,
           ...errors,
         },
       },
@@ -289,8 +248,6 @@ const staff: FastifyPluginAsyncTypebox = async (app) => {
       return { revoked: count, secondFactorReset };
     },
   );
-
-  const FirmSettings = Type.Object({ requireStaffSecondFactor: Type.Boolean() }, { additionalProperties: false });
 
   app.get(
     '/api/firm-settings',
