@@ -6,6 +6,7 @@ import { type UnsafeDatabase as Database, openDatabase } from '../src/database.t
 import { loadMigrations, migrate } from '../src/migrate.ts';
 import { DEMO, seedDemo, storagePath } from '../src/seed.ts';
 import { clientContext, NO_TENANT } from '../src/tenant-context.ts';
+import { EXPECTED_MIGRATIONS } from './expected-migrations.ts';
 
 /*
  * The embedded path (no DATABASE_URL): the same migrations, seed and RLS on PGlite. One data
@@ -63,20 +64,7 @@ describe('the embedded PGlite database', () => {
     const seed = await seedDemo(db.prisma, { storageDir });
 
     expect(report.applied).toEqual([]);
-    expect(report.alreadyApplied).toEqual([
-      '0001_roles',
-      '0002_schema',
-      '0003_row_level_security',
-      '0004_incidents',
-      '0005_resolve_staff_session',
-      '0007_least_privilege',
-      '0008_outbox_and_delivery',
-      '0009_detection',
-      '0010_hot_path',
-      '0011_contact_idle',
-      '0012_incident_console',
-      '0013_one_client_session_check',
-    ]);
+    expect(report.alreadyApplied).toEqual([...EXPECTED_MIGRATIONS]);
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
     expect(await counts()).toEqual(before);
@@ -118,20 +106,7 @@ describe('the embedded PGlite database', () => {
     expect(await db.prisma.client.count()).toBe(3);
     expect(await db.prisma.staffUser.count()).toBe(2);
     const recorded = await db.withSql((sql) => sql.query<{ version: string }>('SELECT version FROM spade_migrations ORDER BY version'));
-    expect(recorded.map((row) => row.version)).toEqual([
-      '0001_roles',
-      '0002_schema',
-      '0003_row_level_security',
-      '0004_incidents',
-      '0005_resolve_staff_session',
-      '0007_least_privilege',
-      '0008_outbox_and_delivery',
-      '0009_detection',
-      '0010_hot_path',
-      '0011_contact_idle',
-      '0012_incident_console',
-      '0013_one_client_session_check',
-    ]);
+    expect(recorded.map((row) => row.version)).toEqual([...EXPECTED_MIGRATIONS]);
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
     const acmeCycles = await db.inUnit(clientContext(DEMO.clients.acme), (tx) => tx.cycle.count());
