@@ -16,4 +16,5 @@ export const EXPECTED_MIGRATIONS = [
   '0011_contact_idle',
   '0012_incident_console',
   '0013_one_client_session_check',
+  '0014_list_order_indexes',
 ] as const;

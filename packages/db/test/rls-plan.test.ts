@@ -29,6 +29,14 @@ beforeAll(async () => {
       FROM request_items i JOIN cycle_requests r ON r.client_id = i.client_id AND r.id = i.cycle_request_id, generate_series(1, 100) g;
     ANALYZE;`);
   clientId = (await owner.query('SELECT id FROM clients LIMIT 1')).rows[0].id;
+  // One big client (10,000 more files), as the bench's list route reads.
+  await owner.query(
+    `INSERT INTO files (client_id, cycle_id, request_item_id, filename, content_type, size, sha256, storage_key, uploaded_by_type, uploaded_by_id)
+       SELECT i.client_id, r.cycle_id, i.id, 'big' || g, 'text/plain', 1, repeat('b', 64), i.client_id || '/big/' || g, 'staff', gen_random_uuid()
+       FROM request_items i JOIN cycle_requests r ON r.client_id = i.client_id AND r.id = i.cycle_request_id, generate_series(1, 10000) g
+       WHERE i.client_id = $1;
+     ANALYZE files;`.replace('$1', `'${clientId}'`),
+  );
   await owner.end();
   app = new pg.Client({ connectionString: testDb.appUrl });
   await app.connect();
@@ -56,6 +64,15 @@ describe('the RLS policy uses the tenant indexes', () => {
     expect(text).not.toMatch(/Seq Scan on files/);
     // The setting is read once per statement (an InitPlan), not once per row.
     expect(text).toMatch(/InitPlan/);
+  });
+
+  it("a page of a client's files in list order reads the order index and stops, without sorting the client's files", async () => {
+    // The files list's keyset page (apps/api routes/files: oldest first, then id, not deleted).
+    const text = await plan('SELECT * FROM files WHERE client_id = $1 AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT 51', [
+      clientId,
+    ]);
+    expect(text).toMatch(/files_client_created_idx/);
+    expect(text).not.toMatch(/Sort/);
   });
 
   it('a lookup by id under the policy is an index scan too', async () => {
