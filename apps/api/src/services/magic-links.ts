@@ -1,4 +1,4 @@
-import { clientContext, type Database, hashToken, isTokenOf, newToken } from '@breezycorp/db';
+import { clientContext, type Database, hashToken, isTokenOf, newToken, type ScopedTx } from '@breezycorp/db';
 import { type AuditEventType, writeAuditEvents } from './audit-log.ts';
 import { enqueueContactMessage } from './outbox.ts';
 import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagicLink } from './token-lookups.ts';
@@ -10,6 +10,21 @@ import { consumeMagicLink, type MagicLinkIds, openRequestsForEmail, resolveMagic
  * client it returned. Tokens are never logged and never stored: only their SHA-256 is, and
  * the token itself exists only in the mail the delivery worker sent (services/delivery).
  */
+
+/**
+ * Mints a request's magic link, inside its client's unit of work: a new token whose SHA-256
+ * replaces the request's (the previous link stops working; open contact sessions are not
+ * affected) and which has not been exchanged yet. The token is returned to be put in one
+ * place only — the mail the delivery worker sends, or the audited hand-over response.
+ */
+export async function mintMagicLink(tx: ScopedTx, cycleRequestId: string): Promise<string> {
+  const token = newToken('magicLink');
+  await tx.cycleRequest.updateMany({
+    where: { id: cycleRequestId },
+    data: { tokenHash: hashToken(token), linkExchangedAt: null, updatedAt: new Date() },
+  });
+  return token;
+}
 
 async function resolveLink(db: Database, token: string): Promise<MagicLinkIds | null> {
   // A malformed token never reaches the database.

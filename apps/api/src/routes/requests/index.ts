@@ -1,4 +1,3 @@
-import { hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.ts';
@@ -6,6 +5,7 @@ import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
 import { cadenceOf, createDocumentRequest, type TemplateItem } from '../../services/document-requests.ts';
+import { mintMagicLink } from '../../services/magic-links.ts';
 import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actor.ts';
@@ -411,11 +411,7 @@ const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { co
       if (found.status !== 'open' || found.expiresAt <= new Date()) throw new AppError('conflict', 'This request is not open');
       const contact = await db.contact.findFirst({ where: { id: found.contactId, deletedAt: null }, select: { id: true } });
       if (!contact) throw new AppError('conflict', "This request's contact has been removed");
-      const token = newToken('magicLink');
-      await db.cycleRequest.updateMany({
-        where: { id: found.id },
-        data: { tokenHash: hashToken(token), linkExchangedAt: null, updatedAt: new Date() },
-      });
+      const token = await mintMagicLink(db, found.id);
       await request.audit({
         eventType: 'magic_link.handed_over',
         entityType: 'cycle_request',

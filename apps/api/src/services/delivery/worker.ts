@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Database, hashToken, newToken, type ScopedTx } from '@breezycorp/db';
+import type { Database, ScopedTx } from '@breezycorp/db';
 import type { Config } from '../../config.ts';
 import { type AuditEventType, writeAuditEvents } from '../audit-log.ts';
 import { recoverStaleBulkJobs } from '../bulk-requests.ts';
+import { mintMagicLink } from '../magic-links.ts';
 import { classifySendError, DeliveryError, type MailTransport, type OutgoingMail } from '../mail-transport.ts';
 import { runRecurringScheduler } from './recurring-scheduler.ts';
 import { runReminderScheduler } from './reminder-scheduler.ts';
@@ -140,11 +141,7 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
         }
         // Minted now, stored as a hash, put in this mail and nowhere else. A new link replaces
         // the previous one (DESIGN.md §2); open contact sessions are not affected.
-        const token = newToken('magicLink');
-        await tx.cycleRequest.updateMany({
-          where: { id: request.id },
-          data: { tokenHash: hashToken(token), linkExchangedAt: null },
-        });
+        const token = await mintMagicLink(tx, request.id);
         if (message.kind === 'reminder') {
           body = renderReminderMail({
             firmName: mail.firmName,
