@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEMO } from '@breezycorp/db';
+import { DEMO, hashToken } from '@breezycorp/db';
 import { createMigratedDatabase, type TestDatabase } from '@breezycorp/db/testing';
 import { openDatabase, seedDemo, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import type { FastifyInstance } from 'fastify';
@@ -103,10 +103,16 @@ export async function createTestApp(
         orderBy: { sentAt: 'desc' },
         select: { id: true },
       });
-      for (const row of rows) {
+      // Each mail minted a link that replaced the one before; messages sent together finish in
+      // any order, so the live link is the one whose hash the request holds now.
+      const current = await testDb.owner.prisma.cycleRequest.findUnique({ where: { id: requestId }, select: { tokenHash: true } });
+      const tokens = rows.flatMap((row) => {
         const mail = memory.sent.findLast((m) => m.messageId.startsWith(`<${row.id}@`));
-        if (mail) return tokenInMail(mail);
-      }
+        return mail ? [tokenInMail(mail)] : [];
+      });
+      const live = tokens.find((token) => hashToken(token) === current?.tokenHash);
+      if (live) return live;
+      if (tokens[0]) return tokens[0];
       throw new Error(`no link was mailed for request ${requestId}`);
     },
     async close() {
