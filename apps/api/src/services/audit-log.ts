@@ -74,23 +74,3 @@ export type AuditRow = AuditRowValues & { eventType: AuditEventType; actorType: 
 export async function writeAuditEvents(tx: TxClient | ScopedTx, rows: readonly AuditRow[]): Promise<void> {
   await insertAuditRows(tx, rows);
 }
-
-/** A system actor's event (the worker, the schedulers): no person, no HTTP request unless one caused it. */
-export function systemEvent(
-  eventType: AuditEventType,
-  clientId: string,
-  entity: { type: string; id: string },
-  data: Prisma.InputJsonObject,
-  requestId: string | null = null,
-): AuditRow {
-  return {
-    eventType,
-    actorType: 'system',
-    actorId: null,
-    clientId,
-    entityType: entity.type,
-    entityId: entity.id,
-    requestId,
-    eventDataJson: data,
-  };
-}
