@@ -1,4 +1,4 @@
-import { type AuditRowValues, insertAuditRows, type Prisma, type ScopedTx, type TxClient } from '@breezycorp/db';
+import { type AuditRowValues, insertAuditRows, type ScopedTx, type TxClient } from '@breezycorp/db';
 
 /** Every event type Spade writes. */
 export const AUDIT_EVENT_TYPES = [
