@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
-import { tenantDb } from '../plugins/unit-of-work.ts';
+import { clientScope } from '../routes/client-route.ts';
 import { cycleView } from '../routes/cycles/schema.ts';
 import { ALL_LAYERS_OFF } from '../tenancy/layers.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
@@ -57,13 +57,13 @@ function leakyRoutes(app: FastifyInstance) {
   // A handler that forgot its scope: with every layer off it reads any client's cycle.
   app.get('/api/clients/:clientId/leaky/cycles/:cycleId', { config: { routeScope: 'client-scoped' } }, async (request) => {
     const { cycleId } = request.params as { cycleId: string };
-    const cycle = await tenantDb(request).cycle.findUnique({ where: { id: cycleId } });
+    const cycle = await clientScope(request).db.cycle.findUnique({ where: { id: cycleId } });
     if (!cycle) throw notFound();
     return cycleView(cycle);
   });
   // A list that forgot its filter: nothing in the URL names a decoy, only the answer does.
   app.get('/api/clients/:clientId/leaky/all-cycles', { config: { routeScope: 'client-scoped' } }, async (request) => {
-    const cycles = await tenantDb(request).cycle.findMany({ orderBy: { createdAt: 'desc' }, take: 500 });
+    const cycles = await clientScope(request).db.cycle.findMany({ orderBy: { createdAt: 'desc' }, take: 500 });
     return { cycles: cycles.map(cycleView) };
   });
   return Promise.resolve();

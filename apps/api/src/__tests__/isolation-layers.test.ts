@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
-import { tenantDb } from '../plugins/unit-of-work.ts';
+import { clientScope } from '../routes/client-route.ts';
 import { cycleView } from '../routes/cycles/schema.ts';
 import { ALL_LAYERS_ON, type IsolationLayers, ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
@@ -24,17 +24,17 @@ const BORNEO = DEMO.clients.borneo;
 async function carelessRoutes(app: FastifyInstance) {
   app.get('/api/clients/:clientId/careless/cycles/:cycleId', { config: { routeScope: 'client-scoped' } }, async (request) => {
     const { cycleId } = request.params as { cycleId: string };
-    const cycle = await tenantDb(request).cycle.findUnique({ where: { id: cycleId } });
+    const cycle = await clientScope(request).db.cycle.findUnique({ where: { id: cycleId } });
     if (!cycle) throw notFound();
     return cycleView(cycle);
   });
   app.get('/api/clients/:clientId/careless/cycles', { config: { routeScope: 'client-scoped' } }, async (request) => {
-    const cycles = await tenantDb(request).cycle.findMany();
+    const cycles = await clientScope(request).db.cycle.findMany();
     return { cycles: cycles.map(cycleView) };
   });
   app.post('/api/clients/:clientId/careless/cycles', { config: { routeScope: 'client-scoped' } }, async (request, reply) => {
     const { clientId, title } = request.body as { clientId: string; title: string };
-    const cycle = await tenantDb(request).cycle.create({ data: { clientId, kind: 'other', period: 'x', title } });
+    const cycle = await clientScope(request).db.cycle.create({ data: { clientId, kind: 'other', period: 'x', title } });
     return reply.code(201).send(cycleView(cycle));
   });
 }

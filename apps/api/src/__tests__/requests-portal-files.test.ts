@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
-import { tenantDb } from '../plugins/unit-of-work.ts';
+import { clientScope } from '../routes/client-route.ts';
 import { contentDisposition, safeFilename, storeUpload } from '../services/file-storage.ts';
 import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
 import { createTestApp, DEMO, login, type TestApp } from './support/test-app.ts';
@@ -537,7 +537,7 @@ describe('what must never stay behind', () => {
           { config: { routeScope: 'client-scoped', upload: true } },
           async (request) => {
             const { clientId, itemId } = request.params as { clientId: string; itemId: string };
-            const db = tenantDb(request);
+            const db = clientScope(request).db;
             const item = await db.requestItem.findFirstOrThrow({
               where: { id: itemId },
               select: { request: { select: { cycleId: true } } },

@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
-import { tenantDb } from '../plugins/unit-of-work.ts';
+import { clientScope } from '../routes/client-route.ts';
 import { cycleView } from '../routes/cycles/schema.ts';
 import { PageQueryFields, pager } from '../routes/pagination.ts';
 import { ALL_LAYERS_OFF as OFF } from '../tenancy/layers.ts';
@@ -548,7 +548,7 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
         extraRoutes: async (instance: FastifyInstance) => {
           instance.get('/api/clients/:clientId/leaky/cycles/:cycleId', { config: { routeScope: 'client-scoped' } }, async (request) => {
             const { cycleId } = request.params as { cycleId: string };
-            const cycle = await tenantDb(request).cycle.findUnique({ where: { id: cycleId } });
+            const cycle = await clientScope(request).db.cycle.findUnique({ where: { id: cycleId } });
             if (!cycle) throw notFound();
             return cycleView(cycle);
           });
@@ -612,7 +612,7 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
               config: { routeScope: 'client-scoped' },
               schema: { operationId: 'listSloppyContacts', summary: 'Sloppy', querystring: query },
             },
-            async (request) => ({ contacts: await tenantDb(request).contact.findMany({ select: { id: true }, take: 1 }) }),
+            async (request) => ({ contacts: await clientScope(request).db.contact.findMany({ select: { id: true }, take: 1 }) }),
           );
           // Takes a cursor, but no pager: the probe has no cursor to send and must say so.
           instance.get(

@@ -129,13 +129,6 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
   { name: 'unit-of-work' },
 );
 
-/** The scoped transaction of a client-scoped request (opened by require-client-scope). */
-export function tenantDb(request: FastifyRequest): ScopedTx {
-  const scope = request.scope;
-  if (scope.kind !== 'client') throw new AppError('internal', 'no tenant unit of work on this route');
-  return scope.db;
-}
-
 /** The transaction of a staff-only or public request. */
 export function firmDb(request: FastifyRequest): TxClient {
   const scope = request.scope;

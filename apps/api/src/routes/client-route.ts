@@ -12,11 +12,11 @@ export interface ClientScope {
 
 /**
  * The first line of every client-scoped handler: `const { db, clientId } = clientScope(request)`.
- * It takes the place of `tenantDb(request)` plus `request.params.clientId`, and hides no
+ * The one accessor of a client unit's transaction (with `firmDb` for the others), and hides no
  * policy: the route still declares `config: { routeScope: 'client-scoped', actors?, adminOnly? }`
  * literally in its own options, where the boot check, the route-coverage test, the runbook's
  * grep and the tenant-bypass scanner (scripts/tenant-bypass-scan.ts, which treats this call
- * like tenantDb) read it. On any route whose unit of work is not a client unit it throws.
+ * as the tenant accessor) read it. On any route whose unit of work is not a client unit it throws.
  */
 export function clientScope(request: FastifyRequest): ClientScope {
   const scope = request.scope;

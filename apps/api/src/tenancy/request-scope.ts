@@ -2,7 +2,7 @@ import type { ScopedTx, TenantContext, TxClient } from '@breezycorp/db';
 
 /**
  * What one request may touch — set once, when its unit of work opens (plugins/unit-of-work.ts),
- * and read by every layer that needs it: handlers (`tenantDb`, `firmDb`), the audit writer
+ * and read by every layer that needs it: handlers (`clientScope`, `firmDb`), the audit writer
  * (which client an event belongs to), the response guard (which client a body may name),
  * the authorization proof (which client the assertion must have covered), detection.
  * - `client`: a client-scoped route; `db` is confined to `clientId` by RLS and the
