@@ -31,9 +31,11 @@ declare module 'fastify' {
 
 const NO_SCOPE: RequestScope = Object.freeze({ kind: 'none' });
 
-/** The open unit and the undo actions of each request: this plugin's own state, no decorator. */
-const units = new WeakMap<FastifyRequest, UnitOfWork<unknown>>();
-const scopes = new WeakMap<FastifyRequest, RequestScope>();
+/**
+ * Each request's open unit with the scope it grants (one entry: the scope exists exactly while
+ * its unit is open), and its undo actions — this plugin's own state, no decorator.
+ */
+const open = new WeakMap<FastifyRequest, { unit: UnitOfWork<unknown>; scope: RequestScope }>();
 const rollbackActions = new WeakMap<FastifyRequest, (() => Promise<void>)[]>();
 
 async function runRollbackActions(request: FastifyRequest) {
@@ -60,23 +62,21 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
     // Read-only to everyone else: only this plugin sets a request's scope (when its unit opens).
     app.decorateRequest('scope', {
       getter(this: FastifyRequest) {
-        return scopes.get(this) ?? NO_SCOPE;
+        return open.get(this)?.scope ?? NO_SCOPE;
       },
     });
     app.decorateRequest('openClientUnit', async function (this: FastifyRequest, clientId: string) {
-      if (units.has(this)) throw new AppError('internal', 'unit of work already open');
+      if (open.has(this)) throw new AppError('internal', 'unit of work already open');
       // Layer 3 switched off (tests only): the same transaction without the extension; its
       // client is typed as the scoped one because handlers are written against it.
       const unit = layers.tenantScope ? await db.clientUnit(clientId, options) : await db.unit(clientContext(clientId), options);
-      units.set(this, unit);
-      scopes.set(this, Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx }));
+      open.set(this, { unit, scope: Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx }) });
     });
     app.decorateRequest('rollbackUnit', async function (this: FastifyRequest) {
-      const unit = units.get(this);
-      if (!unit) return;
-      units.delete(this);
-      scopes.delete(this);
-      await unit.rollback().catch((error) => this.log.error({ err: error }, 'rollback failed'));
+      const entry = open.get(this);
+      if (!entry) return;
+      open.delete(this);
+      await entry.unit.rollback().catch((error) => this.log.error({ err: error }, 'rollback failed'));
       await runRollbackActions(this);
     });
     app.decorateRequest('onRollback', function (this: FastifyRequest, undo: () => Promise<void>) {
@@ -93,12 +93,11 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
       const pool = context.role === 'spade_firm_admin' ? adminDb : db;
       const unit = await pool.unit(context, options);
-      units.set(request, unit);
-      scopes.set(request, Object.freeze({ kind: 'firm', context, db: unit.tx }));
+      open.set(request, { unit, scope: Object.freeze({ kind: 'firm', context, db: unit.tx }) });
     });
 
     app.addHook('onSend', async (request) => {
-      const unit = units.get(request);
+      const unit = open.get(request)?.unit;
       if (!unit) return;
       for (const check of preCommitChecks) {
         try {
@@ -109,8 +108,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
         }
       }
       // The unit ends here, committed or not: so does the request's scope.
-      units.delete(request);
-      scopes.delete(request);
+      open.delete(request);
       try {
         await unit.commit();
         rollbackActions.delete(request);
@@ -121,7 +119,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
     });
 
     const abandon = async (request: FastifyRequest) => {
-      if (units.has(request)) await request.rollbackUnit();
+      if (open.has(request)) await request.rollbackUnit();
     };
     app.addHook('onResponse', abandon);
     app.addHook('onRequestAbort', abandon);
