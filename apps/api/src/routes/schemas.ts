@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { Type } from 'typebox';
+import { type TObject, Type } from 'typebox';
 
 /** Shared TypeBox pieces. Response schemas are whitelists: a field not listed never leaves. */
 export const Uuid = Type.String({ format: 'uuid' });
@@ -102,3 +102,12 @@ export const dateColumn = (day: string) => new Date(`${day}T00:00:00Z`);
 
 /** A response that must not be cached anywhere (a link, a session, a secret). */
 export const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+/**
+ * The Prisma `select` of a view whose every field is a column of the same name: derived from
+ * the view, so the column list is never restated (a view that reshapes its row — a nested
+ * object, a renamed field — keeps its own list).
+ */
+export function columnsOf<V extends TObject>(view: V): { readonly [K in keyof V['properties']]: true } {
+  return Object.fromEntries(Object.keys(view.properties).map((key) => [key, true])) as { readonly [K in keyof V['properties']]: true };
+}

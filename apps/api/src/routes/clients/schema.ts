@@ -1,6 +1,6 @@
 import type { Prisma } from '@breezycorp/db';
 import { type Static, Type } from 'typebox';
-import { ClientStatus, checked, iso, NonBlank, NullableString, Timestamp, Uuid } from '../schemas.ts';
+import { ClientStatus, checked, columnsOf, iso, NonBlank, NullableString, Timestamp, Uuid } from '../schemas.ts';
 
 /** Clients: bodies, the view and its mapper. */
 
@@ -13,7 +13,7 @@ export const ClientView = Type.Object(
 );
 
 /** Every column ClientView shows. */
-export const CLIENT_COLUMNS = { id: true, name: true, uen: true, status: true, createdAt: true } as const satisfies Prisma.ClientSelect;
+export const CLIENT_COLUMNS = columnsOf(ClientView) satisfies Prisma.ClientSelect;
 type ClientRow = Prisma.ClientGetPayload<{ select: typeof CLIENT_COLUMNS }>;
 
 export function clientView(client: ClientRow) {

@@ -1,6 +1,6 @@
 import type { Prisma } from '@breezycorp/db';
 import { Type } from 'typebox';
-import { iso, NonBlank, NullableString, Timestamp, Uuid } from '../schemas.ts';
+import { columnsOf, iso, NonBlank, NullableString, Timestamp, Uuid } from '../schemas.ts';
 
 /** A client's contacts: params, bodies, the view and its mapper. */
 
@@ -24,15 +24,7 @@ export const ContactView = Type.Object(
 );
 
 /** Every column ContactView shows. */
-export const CONTACT_COLUMNS = {
-  id: true,
-  clientId: true,
-  name: true,
-  email: true,
-  phone: true,
-  createdAt: true,
-  updatedAt: true,
-} as const satisfies Prisma.ContactSelect;
+export const CONTACT_COLUMNS = columnsOf(ContactView) satisfies Prisma.ContactSelect;
 type ContactRow = Prisma.ContactGetPayload<{ select: typeof CONTACT_COLUMNS }>;
 
 export function contactView(c: ContactRow) {

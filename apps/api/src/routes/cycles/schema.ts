@@ -1,6 +1,6 @@
 import type { Prisma } from '@breezycorp/db';
 import { type Static, Type } from 'typebox';
-import { CycleKind, CycleStatus, checked, DateOnly, iso, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
+import { CycleKind, CycleStatus, checked, columnsOf, DateOnly, iso, isoDate, NonBlank, Timestamp, Uuid } from '../schemas.ts';
 
 /** Cycles: bodies, the view and its mapper. */
 
@@ -20,17 +20,7 @@ export const CycleView = Type.Object(
 );
 
 /** Every column CycleView shows. */
-export const CYCLE_COLUMNS = {
-  id: true,
-  clientId: true,
-  kind: true,
-  period: true,
-  title: true,
-  dueDate: true,
-  status: true,
-  createdAt: true,
-  updatedAt: true,
-} as const satisfies Prisma.CycleSelect;
+export const CYCLE_COLUMNS = columnsOf(CycleView) satisfies Prisma.CycleSelect;
 type CycleRow = Prisma.CycleGetPayload<{ select: typeof CYCLE_COLUMNS }>;
 
 export function cycleView(c: CycleRow) {

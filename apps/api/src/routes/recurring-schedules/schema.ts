@@ -1,6 +1,18 @@
 import type { Prisma } from '@breezycorp/db';
 import { type Static, Type } from 'typebox';
-import { CycleKind, checked, DateOnly, Frequency, iso, isoDate, NullableString, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import {
+  CycleKind,
+  checked,
+  columnsOf,
+  DateOnly,
+  Frequency,
+  iso,
+  isoDate,
+  NullableString,
+  NullableTimestamp,
+  Timestamp,
+  Uuid,
+} from '../schemas.ts';
 
 /**
  * A client's recurring requests: a template sent to one of its contacts every month,
@@ -38,19 +50,7 @@ export const ScheduleView = Type.Object(
 );
 
 /** Every column ScheduleView shows. */
-export const SCHEDULE_COLUMNS = {
-  id: true,
-  clientId: true,
-  templateId: true,
-  contactId: true,
-  frequency: true,
-  dayOfMonth: true,
-  cycleKind: true,
-  nextRunOn: true,
-  lastPeriod: true,
-  cancelledAt: true,
-  createdAt: true,
-} as const satisfies Prisma.RecurringScheduleSelect;
+export const SCHEDULE_COLUMNS = columnsOf(ScheduleView) satisfies Prisma.RecurringScheduleSelect;
 type ScheduleRow = Prisma.RecurringScheduleGetPayload<{ select: typeof SCHEDULE_COLUMNS }>;
 
 export const scheduleView = (s: ScheduleRow) => ({

@@ -1,6 +1,6 @@
 import type { Prisma } from '@breezycorp/db';
 import { Type } from 'typebox';
-import { iso, NonBlank, NullableInt, NullableString, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
+import { columnsOf, iso, NonBlank, NullableInt, NullableString, NullableTimestamp, Timestamp, Uuid } from '../schemas.ts';
 
 /**
  * Firm-wide request templates: a checklist and the defaults a request copies (message,
@@ -55,19 +55,7 @@ export const normaliseItems = (items: ItemInput[]) =>
   items.map((item) => ({ label: item.label, description: item.description ?? null, required: item.required ?? true }));
 
 /** Every column TemplateView shows. */
-export const TEMPLATE_COLUMNS = {
-  id: true,
-  name: true,
-  message: true,
-  items: true,
-  expiresInDays: true,
-  reminderEveryDays: true,
-  reminderMax: true,
-  reminderStartDaysBeforeDue: true,
-  archivedAt: true,
-  createdAt: true,
-  updatedAt: true,
-} as const satisfies Prisma.RequestTemplateSelect;
+export const TEMPLATE_COLUMNS = columnsOf(TemplateView) satisfies Prisma.RequestTemplateSelect;
 type TemplateRow = Prisma.RequestTemplateGetPayload<{ select: typeof TEMPLATE_COLUMNS }>;
 
 export function templateView(t: TemplateRow) {
