@@ -195,6 +195,14 @@ function keyValue(key: SortKey, value: CursorKey): Date | string | null {
 }
 
 /**
+ * A timestamp known to the millisecond only: the bound that keeps every row from the start of
+ * that millisecond on (ascending) or before its end (descending) — a row may come twice, none is lost.
+ */
+function fromMillisecond(at: Date, asc: boolean): { gte: Date } | { lt: Date } {
+  return asc ? { gte: at } : { lt: new Date(at.getTime() + 1) };
+}
+
+/**
  * The rows after the cursor's copy of its keys, for when the cursor row is gone. Conservative
  * on `time` keys (known to the millisecond only): from the start of that millisecond on, so a
  * row may come twice but none is lost.
@@ -206,9 +214,7 @@ function afterKeys(defined: Pager, cursor: Cursor): object {
   for (const [index, key] of defined.keys.entries()) {
     const value = keyValue(key, cursor.k[index] as CursorKey);
     if (key.kind === 'time') {
-      const at = value as Date;
-      const bound = asc ? { gte: at } : { lt: new Date(at.getTime() + 1) };
-      branches.push({ AND: [...equal, { [key.field]: bound }] });
+      branches.push({ AND: [...equal, { [key.field]: fromMillisecond(value as Date, asc) }] });
       return { OR: branches };
     }
     if (value === null) {
@@ -238,10 +244,7 @@ function rangeStart(defined: Pager, cursor: Cursor): object {
   const value = keyValue(key, cursor.k[0] as CursorKey);
   if (value === null) return {};
   const asc = defined.direction === 'asc';
-  if (key.kind === 'time') {
-    const at = value as Date;
-    return { [key.field]: asc ? { gte: at } : { lt: new Date(at.getTime() + 1) } };
-  }
+  if (key.kind === 'time') return { [key.field]: fromMillisecond(value as Date, asc) };
   return { [key.field]: asc ? { gte: value } : { lte: value } };
 }
 
