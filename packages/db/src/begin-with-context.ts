@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
-import { contextStatement, type TenantContext } from './tenant-context.ts';
 
 /**
  * Sets role and tenant in the same round trip as BEGIN (PostgreSQL only). A unit of work
@@ -15,9 +14,10 @@ import { contextStatement, type TenantContext } from './tenant-context.ts';
  */
 const pendingContext = new AsyncLocalStorage<string>();
 
-export function withContextOnBegin<T>(context: TenantContext, fn: () => PromiseLike<T>): Promise<T> {
+/** `statement` is tenant-context.ts's contextStatement, built (and validated) once by the caller. */
+export function withContextOnBegin<T>(statement: string, fn: () => PromiseLike<T>): Promise<T> {
   // Awaited inside the context: Prisma's promises start work only when awaited.
-  return pendingContext.run(contextStatement(context), async () => await fn());
+  return pendingContext.run(statement, async () => await fn());
 }
 
 function isPlainBegin(config: unknown): boolean {

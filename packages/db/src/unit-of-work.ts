@@ -109,7 +109,7 @@ export async function openUnit<Tx extends { $executeRawUnsafe(query: string): Pr
       },
       { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
     );
-  const settled = folded ? withContextOnBegin(context, start) : start();
+  const settled = folded ? withContextOnBegin(statement, start) : start();
   settled.catch(failed);
   const tx = await txReady;
   let done = false;
