@@ -6,6 +6,8 @@
  * the CLI, tests, the bench) open databases here; the API's token lookups call SECURITY
  * DEFINER functions through it. `pnpm lint` (the bypass scanner) lists every importer.
  */
+import type { Database, UnsafeDatabase } from './database.ts';
+
 export {
   type Digest,
   digestsCovering,
@@ -28,15 +30,13 @@ export { type SeedReport, seedDemo } from './seed.ts';
 export { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
 export type { BasePrisma } from './unit-of-work.ts';
 
-import type { Database, UnsafeDatabase as Unsafe } from './database.ts';
-
 /**
  * The unscoped parts of a database the product holds as a safe `Database`: its base
  * client and raw connections. Every call is a deliberate bypass of the unit of work (a
  * SECURITY DEFINER lookup before any tenant is known, a cross-tenant claim of due work, a
  * boot check); it lives in a module that `pnpm lint` lists as an importer of this entry.
  */
-export function unscoped(db: Database): Unsafe {
+export function unscoped(db: Database): UnsafeDatabase {
   if (!('prisma' in db) || !('withSql' in db)) throw new TypeError('this database has no unscoped client');
-  return db as Unsafe;
+  return db as UnsafeDatabase;
 }
