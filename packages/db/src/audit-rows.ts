@@ -1,6 +1,5 @@
 import type { Prisma } from './generated/prisma/client.ts';
 import { writingAuditRows } from './tenant-context.ts';
-import type { ScopedTx, TxClient } from './unit-of-work.ts';
 
 /** One audit_events row; id and occurred_at are the database's (gen_random_uuid(), clock_timestamp()). */
 export interface AuditRowValues {
@@ -14,18 +13,44 @@ export interface AuditRowValues {
   eventDataJson: Prisma.InputJsonObject;
 }
 
-const COLUMNS = 8;
+/** The INSERT's columns and each one's cast, in the order of `auditRowParams`. */
+const COLUMNS: readonly (readonly [column: string, cast: string])[] = [
+  ['event_type', ''],
+  ['actor_type', ''],
+  ['actor_id', '::uuid'],
+  ['client_id', '::uuid'],
+  ['entity_type', ''],
+  ['entity_id', ''],
+  ['request_id', ''],
+  ['event_data_json', '::jsonb'],
+];
+export const AUDIT_INSERT_HEAD = `INSERT INTO audit_events (${COLUMNS.map(([column]) => column).join(', ')}) VALUES`;
+
+export function auditRowSqlTypes(): readonly string[] {
+  return COLUMNS.map(([, cast]) => cast);
+}
+
+/**
+ * One row's values in column order (the JSON as text). A NUL is refused: PostgreSQL's text
+ * cannot hold it, and the COMMIT-folded INSERT (folded-statements.ts) carries literals.
+ */
+export function auditRowParams(r: AuditRowValues): (string | null)[] {
+  const values = [r.eventType, r.actorType, r.actorId, r.clientId, r.entityType, r.entityId, r.requestId, JSON.stringify(r.eventDataJson)];
+  for (const value of values) if (value?.includes('\0')) throw new TypeError('an audit row cannot hold a NUL character');
+  return values;
+}
+
 const statements = new Map<number, string>();
 
 /** The INSERT for `n` rows, built once per row count (a parameterised, cached text). */
 function insertFor(n: number): string {
   let text = statements.get(n);
   if (!text) {
-    const rows = Array.from({ length: n }, (_, i) => {
-      const p = (k: number) => `$${i * COLUMNS + k}`;
-      return `(${p(1)}, ${p(2)}, ${p(3)}::uuid, ${p(4)}::uuid, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}::jsonb)`;
-    });
-    text = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json) VALUES ${rows.join(', ')}`;
+    const rows = Array.from(
+      { length: n },
+      (_, i) => `(${COLUMNS.map(([, cast], k) => `$${i * COLUMNS.length + k + 1}${cast}`).join(', ')})`,
+    );
+    text = `${AUDIT_INSERT_HEAD} ${rows.join(', ')}`;
     if (statements.size < 64) statements.set(n, text);
   }
   return text;
@@ -39,12 +64,14 @@ function insertFor(n: number): string {
  * request, issue 13). Through a client's scoped transaction the tenant-scope extension lets
  * this one statement through only when every row names that client.
  */
-export async function insertAuditRows(tx: TxClient | ScopedTx, rows: readonly AuditRowValues[]): Promise<void> {
+/** What insertAuditRows needs of a transaction client (a unit's tx, scoped or not). */
+export interface AuditWriter {
+  $executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number>;
+}
+
+export async function insertAuditRows(tx: AuditWriter, rows: readonly AuditRowValues[]): Promise<void> {
   if (rows.length === 0) return;
-  const params: unknown[] = [];
-  for (const r of rows) {
-    params.push(r.eventType, r.actorType, r.actorId, r.clientId, r.entityType, r.entityId, r.requestId, JSON.stringify(r.eventDataJson));
-  }
+  const params = rows.flatMap(auditRowParams);
   await writingAuditRows(
     rows.map((r) => r.clientId),
     // Awaited inside the context: Prisma's promises start work only when awaited.

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { foldContextIntoBegin } from './begin-with-context.ts';
+import { foldIntoTransactions } from './folded-statements.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.ts';
 import { ADMIN_CONTEXT, clientContext, type TenantContext, TenantContextError } from './tenant-context.ts';
@@ -93,10 +93,10 @@ function databaseOver(
 ): UnsafeDatabase {
   const scoped = new ScopedClients(prisma);
   const starter = { foldsContextIntoBegin };
-  const unit = (context: TenantContext, options: UnitOfWorkOptions = {}) => openUnit<TxClient>(starter, prisma, context, options);
+  const unit = (context: TenantContext, options: UnitOfWorkOptions = {}) => openUnit<TxClient>(starter, prisma, context, options, null);
   const clientUnit = (clientId: string, options: UnitOfWorkOptions = {}) => {
     const context = clientContext(clientId); // validated before any client is built for it
-    return openUnit<ScopedTx>(starter, scoped.for(clientId), context, options);
+    return openUnit<ScopedTx>(starter, scoped.for(clientId), context, options, clientId);
   };
   return {
     kind,
@@ -169,7 +169,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<UnsafeDataba
       // query(), so without a listener of our own that error is uncaught and ends the
       // process. The query in flight fails on its own (→ 503) and the pool drops the client.
       client.on('error', () => undefined);
-      foldContextIntoBegin(client);
+      foldIntoTransactions(client);
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     return databaseOver('postgres', prisma, true, {

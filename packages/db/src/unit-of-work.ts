@@ -1,5 +1,6 @@
-import { withContextOnBegin } from './begin-with-context.ts';
-import { withTenantScope } from './extensions/tenant-scope.ts';
+import { type AuditRowValues, insertAuditRows } from './audit-rows.ts';
+import { assertAuditRowsOf, withTenantScope } from './extensions/tenant-scope.ts';
+import { auditValuesLiteral, type FoldedUnit, withFoldedUnit } from './folded-statements.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { applyingContext, contextStatement, type TenantContext } from './tenant-context.ts';
 
@@ -13,6 +14,12 @@ import { applyingContext, contextStatement, type TenantContext } from './tenant-
 export interface UnitOfWork<Tx> {
   readonly tx: Tx;
   readonly context: TenantContext;
+  /**
+   * Records audit rows in this unit: they commit with its work or not at all. On PostgreSQL
+   * they ride on the COMMIT's round trip (folded-statements.ts); elsewhere they are written
+   * at once. In a client's unit every row must name that client (layer 3).
+   */
+  audit(rows: readonly AuditRowValues[]): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
 }
@@ -68,6 +75,11 @@ class Rollback extends Error {
   override name = 'Rollback';
 }
 
+/** A unit committed without the audit rows it queued: the request must fail (fail closed). */
+export class AuditNotWritten extends Error {
+  override name = 'AuditNotWritten';
+}
+
 /** How a database's units begin: whether its connections fold the context into BEGIN. */
 export interface UnitStarter {
   readonly foldsContextIntoBegin: boolean;
@@ -81,11 +93,13 @@ type Transactional<Tx> = { $transaction<R>(fn: (tx: Tx) => Promise<R>, options?:
  * `context`. On PostgreSQL the context rides on BEGIN (one round trip); elsewhere it is the
  * transaction's first statement — the same statement either way (tenant-context.ts).
  */
-export async function openUnit<Tx extends { $executeRawUnsafe(query: string): PromiseLike<number> }>(
+export async function openUnit<Tx extends TxClient | ScopedTx>(
   starter: UnitStarter,
   client: Transactional<Tx>,
   context: TenantContext,
   options: UnitOfWorkOptions,
+  /** The client whose scope `client` is (its audit rows must name it); null for the base client. */
+  scopeClientId: string | null,
 ): Promise<UnitOfWork<Tx>> {
   const statement = contextStatement(context);
   let finish!: (commit: boolean) => void;
@@ -109,18 +123,34 @@ export async function openUnit<Tx extends { $executeRawUnsafe(query: string): Pr
       },
       { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
     );
-  const settled = folded ? withContextOnBegin(statement, start) : start();
+  const foldedUnit: FoldedUnit = { statement, audit: [], auditWritten: 0 };
+  const settled = folded ? withFoldedUnit(foldedUnit, start) : start();
   settled.catch(failed);
   const tx = await txReady;
   let done = false;
   return {
     tx,
     context,
+    async audit(rows) {
+      if (done) throw new AuditNotWritten('audit rows for a unit of work that has ended');
+      if (rows.length === 0) return;
+      if (!folded) return insertAuditRows(tx, rows);
+      if (scopeClientId !== null)
+        assertAuditRowsOf(
+          rows.map((r) => r.clientId),
+          scopeClientId,
+        );
+      foldedUnit.audit.push(...rows.map(auditValuesLiteral));
+    },
     async commit() {
       if (done) return;
       done = true;
+      const queued = foldedUnit.audit.length + foldedUnit.auditWritten;
       finish(true);
       await settled;
+      if (foldedUnit.auditWritten !== queued) {
+        throw new AuditNotWritten(`the unit committed without ${queued - foldedUnit.auditWritten} of its audit rows`);
+      }
     },
     async rollback() {
       if (done) return;

@@ -1,14 +1,19 @@
+import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { AuditRowValues } from '../src/audit-rows.ts';
 import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
+import { TenantScopeViolation } from '../src/extensions/tenant-scope.ts';
+import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
 import { clientContext, contextStatement, NO_TENANT, TenantContextError } from '../src/tenant-context.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
+import { AuditNotWritten, openUnit } from '../src/unit-of-work.ts';
 
 /**
  * On PostgreSQL a unit of work's role and tenant ride on its BEGIN (one round trip, see
- * begin-with-context.ts). That leans on the adapter sending a plain BEGIN, so this proves
+ * folded-statements.ts). That leans on the adapter sending a plain BEGIN, so this proves
  * it still isolates: fresh and reused connections, after commit and after rollback, and
  * under concurrency — and that a BEGIN outside a unit carries nothing.
  */
@@ -101,5 +106,117 @@ describe('the tenant context on BEGIN', () => {
       TenantContextError,
     );
     expect(() => contextStatement({ role: 'spade_app', clientIds: ["x'); DROP TABLE files; --"] })).toThrow(TenantContextError);
+  });
+});
+
+describe('audit rows on COMMIT', () => {
+  const row = (clientId: string, overrides: Partial<AuditRowValues> = {}): AuditRowValues => ({
+    eventType: 'cycle.read',
+    actorType: 'staff',
+    actorId: DEMO.staff.admin.id,
+    clientId,
+    entityType: 'cycle',
+    entityId: 'unit-of-work-test',
+    requestId: `req-${Math.random().toString(36).slice(2)}`,
+    eventDataJson: {},
+    ...overrides,
+  });
+  const ownerRows = (requestId: string) =>
+    testDb.owner.withSql((sql) =>
+      sql.query<{ event_type: string; client_id: string; entity_type: string; entity_id: string; event_data_json: unknown }>(
+        'SELECT event_type, client_id, entity_type, entity_id, event_data_json FROM audit_events WHERE request_id = $1',
+        [requestId],
+      ),
+    );
+
+  it("queues a unit's rows and writes them with its COMMIT: unseen inside the unit, committed with its work", async () => {
+    const event = row(ACME);
+    const unit = await app.clientUnit(ACME);
+    await unit.audit([event]);
+    // Not yet written: it rides on the COMMIT's round trip, not one of its own.
+    expect(await unit.tx.auditEvent.count({ where: { requestId: event.requestId } })).toBe(0);
+    await unit.commit();
+    expect(await ownerRows(event.requestId as string)).toEqual([
+      { event_type: 'cycle.read', client_id: ACME, entity_type: 'cycle', entity_id: 'unit-of-work-test', event_data_json: {} },
+    ]);
+  });
+
+  it('a row a literal cannot carry (NUL) is refused when queued, not at COMMIT', async () => {
+    const unit = await app.clientUnit(ACME);
+    try {
+      await expect(unit.audit([row(ACME, { entityId: 'a\u0000b' })])).rejects.toThrow(/NUL/);
+    } finally {
+      await unit.rollback();
+    }
+  });
+
+  it('a rolled-back unit writes none of the rows it queued', async () => {
+    const event = row(ACME);
+    const unit = await app.clientUnit(ACME);
+    await unit.audit([event]);
+    await unit.rollback();
+    expect(await ownerRows(event.requestId as string)).toEqual([]);
+  });
+
+  it('values a literal must escape arrive exactly as given (quotes, backslashes, SQL, unicode, nested JSON)', async () => {
+    const nasty = "O'Brien \\ \\' ); DROP TABLE files; -- $1 $$ 日本 🙂 \n line";
+    const event = row(ACME, {
+      entityType: nasty,
+      entityId: `${nasty}'`,
+      eventDataJson: { name: nasty, nested: { list: [nasty, 1, null, true] } },
+    });
+    await app.inClientUnit(ACME, async () => undefined);
+    const unit = await app.clientUnit(ACME);
+    await unit.audit([event, row(ACME, { requestId: event.requestId, entityId: 'second' })]);
+    await unit.commit();
+    const rows = await ownerRows(event.requestId as string);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.entity_id !== 'second')).toMatchObject({
+      entity_type: nasty,
+      entity_id: `${nasty}'`,
+      event_data_json: { name: nasty, nested: { list: [nasty, 1, null, true] } },
+    });
+    expect(await testDb.owner.withSql((sql) => sql.query("SELECT to_regclass('files') AS t"))).toEqual([{ t: 'files' }]);
+  });
+
+  it("a client's unit refuses to queue a row for another client (layer 3), before anything is sent", async () => {
+    const unit = await app.clientUnit(ACME);
+    try {
+      await expect(unit.audit([row(ACME), row(BORNEO)])).rejects.toThrow(TenantScopeViolation);
+    } finally {
+      await unit.rollback();
+    }
+  });
+
+  it('a row RLS refuses fails the COMMIT, the work does not commit, and the connection is clean for the next unit', async () => {
+    // The base client in Acme's context (no layer 3): only RLS's WITH CHECK stands in the way.
+    const event = row(BORNEO);
+    const unit = await app.unit(clientContext(ACME));
+    const before = await unit.tx.client.findUniqueOrThrow({ where: { id: ACME }, select: { name: true } });
+    await unit.tx.client.update({ where: { id: ACME }, data: { name: 'renamed inside a failing unit' } });
+    await unit.audit([event]);
+    await expect(unit.commit()).rejects.toThrow(/row-level security|violates/i);
+    expect(await ownerRows(event.requestId as string)).toEqual([]);
+    // poolMax is 1: the next unit gets the very connection the failed COMMIT used.
+    const after = await app.inUnit(clientContext(ACME), async (tx) => {
+      const seen = (await state(tx))[0] as Seen;
+      return { seen, name: (await tx.client.findUniqueOrThrow({ where: { id: ACME }, select: { name: true } })).name };
+    });
+    expect(after.name).toBe(before.name);
+    expect(after.seen).toMatchObject({ role: 'spade_app', ids: ACME });
+  });
+
+  it('a COMMIT that did not carry the queued rows fails the unit (AuditNotWritten), never a silent loss', async () => {
+    // What a broken adapter upgrade would look like: a pool whose connections fold nothing.
+    const pool = new pg.Pool({ connectionString: testDb.appUrl, max: 1 });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    try {
+      const unit = await openUnit({ foldsContextIntoBegin: true }, prisma, NO_TENANT, {}, null);
+      await unit.audit([row(ACME)]);
+      await expect(unit.commit()).rejects.toThrow(AuditNotWritten);
+    } finally {
+      await prisma.$disconnect();
+      await pool.end();
+    }
   });
 });

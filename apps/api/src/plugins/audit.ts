@@ -67,9 +67,9 @@ export default fp<{ db: Database }>(
       if (scope.kind === 'client') {
         // The scoped client injects the request's client; an event for any other is a bug.
         if (rows.some((r) => r.clientId !== scope.clientId)) throw new AppError('internal', 'audit event for another client');
-        await writeAuditEvents(scope.db, rows);
+        await scope.writeAudit(rows);
       } else if (scope.kind === 'firm') {
-        await writeAuditEvents(scope.db, rows);
+        await scope.writeAudit(rows);
       } else {
         throw new AppError('internal', 'audit outside a unit of work');
       }

@@ -70,7 +70,10 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       // Layer 3 switched off (tests only): the same transaction without the extension; its
       // client is typed as the scoped one because handlers are written against it.
       const unit = layers.tenantScope ? await db.clientUnit(clientId, options) : await db.unit(clientContext(clientId), options);
-      open.set(this, { unit, scope: Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx }) });
+      open.set(this, {
+        unit,
+        scope: Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx, writeAudit: (rows) => unit.audit(rows) }),
+      });
     });
     app.decorateRequest('rollbackUnit', async function (this: FastifyRequest) {
       const entry = open.get(this);
@@ -93,7 +96,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
       const pool = context.role === 'spade_firm_admin' ? adminDb : db;
       const unit = await pool.unit(context, options);
-      open.set(request, { unit, scope: Object.freeze({ kind: 'firm', context, db: unit.tx }) });
+      open.set(request, { unit, scope: Object.freeze({ kind: 'firm', context, db: unit.tx, writeAudit: (rows) => unit.audit(rows) }) });
     });
 
     app.addHook('onSend', async (request) => {

@@ -1,4 +1,4 @@
-import type { ScopedTx, TenantContext, TxClient } from '@breezycorp/db';
+import type { AuditRowValues, ScopedTx, TenantContext, TxClient } from '@breezycorp/db';
 
 /**
  * What one request may touch — set once, when its unit of work opens (plugins/unit-of-work.ts),
@@ -8,10 +8,14 @@ import type { ScopedTx, TenantContext, TxClient } from '@breezycorp/db';
  * - `client`: a client-scoped route; `db` is confined to `clientId` by RLS and the
  *   tenant-scope extension.
  * - `firm`: a staff-only or public route; `db`'s RLS admits exactly `context`'s clients.
+ * - both: `writeAudit` records rows in the same unit (they commit with its work or not at
+ *   all); handlers record through `request.audit` (plugins/audit.ts), which calls it.
  * - `none`: no unit of work (yet, or ever: health, the OpenAPI document, routes that run
  *   their own transactions, a request refused before its unit opened).
  */
 export type RequestScope =
-  | { readonly kind: 'client'; readonly clientId: string; readonly db: ScopedTx }
-  | { readonly kind: 'firm'; readonly context: TenantContext; readonly db: TxClient }
+  | { readonly kind: 'client'; readonly clientId: string; readonly db: ScopedTx; readonly writeAudit: AuditWriter }
+  | { readonly kind: 'firm'; readonly context: TenantContext; readonly db: TxClient; readonly writeAudit: AuditWriter }
   | { readonly kind: 'none' };
+
+export type AuditWriter = (rows: readonly AuditRowValues[]) => Promise<void>;

@@ -130,6 +130,12 @@ export function scopeOperation(model: string | undefined, operation: string, arg
   throw new TenantScopeViolation(`${model}.${operation}: not a known operation; refusing to run it unscoped`);
 }
 
+/** Audit rows written through (or queued by) a client's scope must all name that client. */
+export function assertAuditRowsOf(rowClientIds: readonly (string | null)[], clientId: string): void {
+  if (rowClientIds.length > 0 && rowClientIds.every((id) => id === clientId)) return;
+  throw new TenantScopeViolation(`audit_events: a row for another client through the client ${clientId}'s scope`);
+}
+
 function refuseRaw(operation: string): never {
   throw new TenantScopeViolation(`${operation}: raw queries are refused through a tenant-scoped client`);
 }
@@ -154,8 +160,8 @@ export function withTenantScope(clientId: string) {
         if (isApplyingContext()) return query(args);
         const auditRows = auditRowsBeingWritten();
         if (auditRows !== undefined) {
-          if (auditRows.length > 0 && auditRows.every((id) => id === clientId)) return query(args);
-          throw new TenantScopeViolation(`audit_events: a row for another client through the client ${clientId}'s scope`);
+          assertAuditRowsOf(auditRows, clientId);
+          return query(args);
         }
         return refuseRaw('$executeRawUnsafe');
       },
