@@ -245,11 +245,12 @@ async function seedCounts(owner: pg.Client) {
 //                    same kind of connection (spade_app, RLS on): the session lookup through
 //                    the same SECURITY DEFINER function, outside the transaction; BEGIN with
 //                    role and tenant folded in (one simple-protocol round trip); the cycle;
-//                    the audit row, one parameterised INSERT with id and occurred_at the
-//                    database's (as packages/db's insertAuditRows does); COMMIT. The session
-//                    lookup is the one-client form a client-scoped route uses (migration 0013).
-//                    Keep SESSION_LOOKUP and INSERT_AUDIT_FAIR in step with
-//                    apps/api/src/services/token-lookups.ts and packages/db/src/audit-rows.ts.
+//                    the audit row folded into COMMIT's round trip (`INSERT … VALUES (literals);
+//                    COMMIT`, id and occurred_at the database's, as packages/db's
+//                    folded-statements.ts does). The session lookup is the one-client form a
+//                    client-scoped route uses (migration 0013). Keep SESSION_LOOKUP and
+//                    auditAndCommitFair in step with apps/api/src/services/token-lookups.ts and
+//                    packages/db/src/folded-statements.ts.
 //   raw pg (old)     the pre-2026-12 floor, kept for continuity: owner connection (no RLS), no
 //                    session lookup, no context: BEGIN; cycle; audit row; COMMIT.
 
@@ -260,8 +261,12 @@ const SELECT_CYCLE = `SELECT id, client_id, kind, period, title, to_char(due_dat
   FROM cycles WHERE id = $1 AND client_id = $2 LIMIT 1`;
 const INSERT_AUDIT_OLD = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json)
   VALUES ('cycle.read', 'staff', $1, $2, 'cycle', $3, $4, '{}')`;
-const INSERT_AUDIT_FAIR = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json)
-  VALUES ($1, $2, $3::uuid, $4::uuid, $5, $6, $7, $8::jsonb)`;
+const auditAndCommitFair = (values: string[]) => {
+  const casts = ['', '', '::uuid', '::uuid', '', '', '', '::jsonb'];
+  return `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json) VALUES (${values
+    .map((value, i) => `${pg.escapeLiteral(value)}${casts[i]}`)
+    .join(', ')}); COMMIT`;
+};
 
 function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; actorId: string }): http.Server {
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -305,11 +310,11 @@ function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; acto
         return send(res, 404, { error: { code: 'not_found' } });
       }
       if (mode.kind === 'fair') {
-        await conn.query(INSERT_AUDIT_FAIR, ['cycle.read', 'staff', actorId, clientId, 'cycle', cycleId, randomUUID(), '{}']);
+        await conn.query(auditAndCommitFair(['cycle.read', 'staff', actorId, clientId, 'cycle', cycleId, randomUUID(), '{}']));
       } else {
         await conn.query(INSERT_AUDIT_OLD, [actorId, clientId, cycleId, randomUUID()]);
+        await conn.query('COMMIT');
       }
-      await conn.query('COMMIT');
       send(res, 200, {
         id: cycle.id,
         clientId: cycle.client_id,
@@ -806,7 +811,7 @@ async function main(): Promise<number> {
     out.push('Notes: "layers off" still runs one transaction per request (BEGIN … COMMIT around the read and the audit insert)');
     out.push('but, with RLS off, sets no context; with RLS on, role and tenant ride on that BEGIN (no extra round trip).');
     out.push('"raw pg (fair)" performs the statements a layers-on request performs, as spade_app: the session lookup');
-    out.push('(the same SECURITY DEFINER function), BEGIN with role and tenant, the cycle, the audit row, COMMIT.');
+    out.push('(the same SECURITY DEFINER function), BEGIN with role and tenant, the cycle, the audit row with COMMIT.');
     out.push('"raw pg (old)" is the floor printed before 2026-12: owner connection, no session lookup, no context.');
     out.push('"node CPU/req" = CPU of this process\'s main thread (all servers run on it) per response; "pg CPU/req" = CPU of');
     out.push("the bench database's PostgreSQL backends per response (both from /proc, 10 ms ticks).");

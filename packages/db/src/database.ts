@@ -41,8 +41,8 @@ export const LISTEN_RETRY_MS = { first: 50, max: 2_000 } as const;
  */
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
-  /** True when the context rides on BEGIN (PostgreSQL's pooled connections). */
-  readonly foldsContextIntoBegin: boolean;
+  /** True when a unit's context rides on its BEGIN and its audit rows on its COMMIT (PostgreSQL's pooled connections, folded-statements.ts). */
+  readonly foldsIntoTransactions: boolean;
   /** A unit for staff-only or public work: RLS admits exactly `context`'s clients. */
   unit(context: TenantContext, options?: UnitOfWorkOptions): Promise<UnitOfWork<TxClient>>;
   /** A unit for one client: RLS and the tenant-scope extension both confine it. */
@@ -88,11 +88,11 @@ export interface UnsafeDatabase extends Database {
 function databaseOver(
   kind: DatabaseTarget['kind'],
   prisma: BasePrisma,
-  foldsContextIntoBegin: boolean,
+  foldsIntoTransactions: boolean,
   rest: Pick<UnsafeDatabase, 'withSql' | 'listen' | 'close'>,
 ): UnsafeDatabase {
   const scoped = new ScopedClients(prisma);
-  const starter = { foldsContextIntoBegin };
+  const starter = { foldsIntoTransactions };
   const unit = (context: TenantContext, options: UnitOfWorkOptions = {}) => openUnit<TxClient>(starter, prisma, context, options, null);
   const clientUnit = (clientId: string, options: UnitOfWorkOptions = {}) => {
     const context = clientContext(clientId); // validated before any client is built for it
@@ -101,7 +101,7 @@ function databaseOver(
   return {
     kind,
     prisma,
-    foldsContextIntoBegin,
+    foldsIntoTransactions,
     unit,
     clientUnit,
     async inUnit(context, fn, options) {

@@ -24,8 +24,8 @@ import { AUDIT_INSERT_HEAD, type AuditRowValues, auditRowParams, auditRowSqlType
  * leaves. `unit-of-work.test.ts` proves both folds apply.
  */
 export interface FoldedUnit {
-  /** tenant-context.ts's contextStatement, built (and validated) once by the unit. */
-  readonly statement: string;
+  /** tenant-context.ts's contextStatement, built (and validated) once by the unit; null when it keeps the connection's role. */
+  readonly statement: string | null;
   /** Audit rows the unit queued, each as its VALUES tuple (`auditValuesLiteral`); taken by its COMMIT. */
   readonly audit: string[];
   /** How many queued rows a COMMIT carried. */
@@ -71,7 +71,7 @@ export function foldIntoTransactions(client: pg.PoolClient): void {
   (client as unknown as { query: Query }).query = (config: unknown, ...rest: unknown[]) => {
     if (isPlain(config, 'BEGIN')) {
       current = opening.getStore() ?? null;
-      return current ? query(withText(config, `BEGIN; ${current.statement}`), ...rest) : query(config, ...rest);
+      return current?.statement ? query(withText(config, `BEGIN; ${current.statement}`), ...rest) : query(config, ...rest);
     }
     if (isPlain(config, 'ROLLBACK')) current = null;
     if (current !== null && isPlain(config, 'COMMIT')) {

@@ -80,9 +80,9 @@ export class AuditNotWritten extends Error {
   override name = 'AuditNotWritten';
 }
 
-/** How a database's units begin: whether its connections fold the context into BEGIN. */
+/** How a database's units begin and end: whether its connections fold the context into BEGIN and the audit rows into COMMIT. */
 export interface UnitStarter {
-  readonly foldsContextIntoBegin: boolean;
+  readonly foldsIntoTransactions: boolean;
 }
 
 /** Both clients' `$transaction`, typed by what they hand the callback. */
@@ -113,7 +113,8 @@ export async function openUnit<Tx extends TxClient | ScopedTx>(
     failed = reject;
   });
   const keepRole = options.unsafeKeepConnectionRole === true;
-  const folded = !keepRole && starter.foldsContextIntoBegin;
+  // PostgreSQL's connections fold: the context into BEGIN (unless the role is kept), the audit rows into COMMIT.
+  const folded = starter.foldsIntoTransactions;
   const start = () =>
     client.$transaction(
       async (tx) => {
@@ -123,7 +124,7 @@ export async function openUnit<Tx extends TxClient | ScopedTx>(
       },
       { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
     );
-  const foldedUnit: FoldedUnit = { statement, audit: [], auditWritten: 0 };
+  const foldedUnit: FoldedUnit = { statement: keepRole ? null : statement, audit: [], auditWritten: 0 };
   const settled = folded ? withFoldedUnit(foldedUnit, start) : start();
   settled.catch(failed);
   const tx = await txReady;

@@ -211,7 +211,7 @@ describe('audit rows on COMMIT', () => {
     const pool = new pg.Pool({ connectionString: testDb.appUrl, max: 1 });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     try {
-      const unit = await openUnit({ foldsContextIntoBegin: true }, prisma, NO_TENANT, {}, null);
+      const unit = await openUnit({ foldsIntoTransactions: true }, prisma, NO_TENANT, {}, null);
       await unit.audit([row(ACME)]);
       await expect(unit.commit()).rejects.toThrow(AuditNotWritten);
     } finally {
