@@ -1,6 +1,5 @@
 import type { Database } from '@breezycorp/db';
 import cookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -22,6 +21,7 @@ import requestId, { requestIdGenerator } from './plugins/request-id.ts';
 import requireClientScope from './plugins/require-client-scope.ts';
 import responseGuard from './plugins/response-guard.ts';
 import scopeEnforcer from './plugins/scope-enforcer.ts';
+import securityHeaders from './plugins/security-headers.ts';
 import tenantFreeze from './plugins/tenant-freeze.ts';
 import unitOfWork from './plugins/unit-of-work.ts';
 import uploads from './plugins/uploads.ts';
@@ -94,7 +94,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   });
   await app.register(errors, { sentryDsn: config.sentryDsn });
   await app.register(cookie);
-  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  await app.register(securityHeaders);
   await app.register(rateLimits, { config });
   await app.register(multipart, {
     // files: 2 so that a second file is seen and refused (400), not silently dropped.

@@ -65,6 +65,20 @@ describe('request ids and the error shape', () => {
     expect(response.body).not.toContain('db.ts');
   });
 
+  it("every API response, success or error, carries helmet's security headers and a CSP under which nothing loads or frames it", async () => {
+    const { headers } = await login(t.app, DEMO.staff.admin);
+    for (const response of [
+      await t.app.inject({ method: 'GET', url: `/api/clients/${ACME}/cycles`, headers }),
+      await t.app.inject({ method: 'GET', url: '/api/nothing-here' }),
+    ]) {
+      expect(response.headers['content-security-policy']).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(response.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+      expect(response.headers['x-powered-by']).toBeUndefined();
+    }
+  });
+
   it('an unknown route is a 404 in the same shape', async () => {
     const response = await t.app.inject({ method: 'GET', url: '/api/nothing-here' });
     expect(response.statusCode).toBe(404);
