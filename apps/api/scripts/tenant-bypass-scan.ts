@@ -23,7 +23,7 @@ import ts from 'typescript';
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = Object.freeze({
   rawSql: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts'],
   basePrisma: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts', 'server.ts'],
-  rawConnection: ['services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
+  rawConnection: ['services/token-lookups.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
   /** Importers of `@breezycorp/db/unsafe` (the unscoped client, owner-level helpers). */
   unsafeEntry: [
     'server.ts',

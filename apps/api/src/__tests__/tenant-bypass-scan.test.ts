@@ -24,7 +24,8 @@ describe('tenant-bypass scanner', () => {
       // SECURITY DEFINER lookups before any tenant is known, cross-tenant claims of due
       // work, detection's firm-wide reads, and the process entry (migrate + seed).
       basePrisma: ['services/token-lookups.ts', 'services/delivery/unsafe-claims.ts', 'services/detection-store.ts', 'server.ts'],
-      rawConnection: ['services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
+      // token-lookups: the per-request session lookups, one statement on a pooled connection (no ORM).
+      rawConnection: ['services/token-lookups.ts', 'services/detection-store.ts', 'services/runtime-role.ts', 'server.ts'],
       unsafeEntry: [
         'server.ts',
         'worker.ts',
