@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMENDED_MIGRATIONS, loadMigrations, type Migration, MigrationError, migrate } from '../src/migrate.ts';
 import { pgExecutor } from '../src/sql-executor.ts';
 import { createTestDatabase, type TestDatabase } from '../src/testing.ts';
-import { EXPECTED_MIGRATIONS } from './expected-migrations.ts';
+import { expectedMigrations, migrationNameProblems } from './expected-migrations.ts';
+import { readPrismaSchema } from './prisma-schema.ts';
 
-/** The tables of DESIGN.md §2: their names are part of the contract. */
+/**
+ * The tables of DESIGN.md §2: their names are part of the contract, so each must still exist.
+ * The tables a fresh database has are derived (every table schema.prisma maps, below); this
+ * list only holds the design's own names in place.
+ */
 const DESIGN_TABLES = [
   'audit_digest_entries',
   'audit_digests',
@@ -81,16 +89,44 @@ describe('migrate', () => {
 
     const report = await migrate(pgExecutor(client));
 
-    expect(allVersions).toEqual([...EXPECTED_MIGRATIONS]);
+    // Every .sql file of migrations/, in name order: none skipped, none invented.
+    expect(allVersions).toEqual(await expectedMigrations());
     expect(report.applied).toEqual(allVersions);
     expect(report.alreadyApplied).toEqual([]);
     const tables = await client.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables
        WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
     );
-    expect(tables.rows.map((row) => row.table_name)).toEqual([...DESIGN_TABLES, 'spade_migrations'].sort());
+    // Exactly the tables of the data model (schema.prisma's, which schema-agreement.test.ts proves
+    // column by column) and the migrator's own; the design's named tables among them.
+    const modelTables = (await readPrismaSchema()).map((model) => model.table);
+    expect(tables.rows.map((row) => row.table_name)).toEqual([...new Set([...modelTables, 'spade_migrations'])].sort());
+    expect(tables.rows.map((row) => row.table_name)).toEqual(expect.arrayContaining(DESIGN_TABLES));
     // The bookkeeping records exactly the content that ran, so a later edit is detectable.
     expect(await recordedVersions(client)).toEqual(files.map((file) => ({ version: file.version, sha256: file.sha256 })));
+  });
+
+  it('takes every .sql file of migrations/: each named NNNN_name.sql with a number of its own', async () => {
+    const versions = await expectedMigrations();
+    expect(versions.length).toBeGreaterThan(0);
+    expect(migrationNameProblems(versions)).toEqual([]);
+    // The rule fails where it should: a file the migrator would skip, and a shared number.
+    expect(migrationNameProblems(['0001_roles', '15_notes', '0016-notes', '0002_a', '0002_b'])).toEqual([
+      '15_notes.sql: not NNNN_name.sql (lower-case, digits, _)',
+      '0016-notes.sql: not NNNN_name.sql (lower-case, digits, _)',
+      '0002_b.sql: number 0002 is also 0002_a.sql',
+    ]);
+    // And a misnamed file in the directory is expected (so the applied list misses it), not ignored.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'spade-migrations-'));
+    try {
+      await writeFile(path.join(dir, '0001_ok.sql'), 'SELECT 1;');
+      await writeFile(path.join(dir, '0002-misnamed.sql'), 'SELECT 1;');
+      await writeFile(path.join(dir, 'README.txt'), 'not a migration');
+      expect(await expectedMigrations(dir)).toEqual(['0001_ok', '0002-misnamed']);
+      expect((await loadMigrations(dir)).map((file) => file.version)).toEqual(['0001_ok']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('is a no-op when re-applied to a migrated database', async () => {

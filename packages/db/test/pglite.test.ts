@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
-import { loadMigrations, migrate } from '../src/migrate.ts';
+import { migrate } from '../src/migrate.ts';
 import { DEMO, seedDemo, storagePath } from '../src/seed.ts';
 import { clientContext, NO_TENANT } from '../src/tenant-context.ts';
-import { EXPECTED_MIGRATIONS } from './expected-migrations.ts';
+import { expectedMigrations } from './expected-migrations.ts';
 
 /*
  * The embedded path (no DATABASE_URL): the same migrations, seed and RLS on PGlite. One data
@@ -26,7 +26,7 @@ beforeAll(async () => {
   // Migrated and seeded here, not in a test, so that every test below can run on its own.
   const report = await db.withSql((sql) => migrate(sql));
   const seed = await seedDemo(db.prisma, { storageDir });
-  expect(report.applied).toEqual((await loadMigrations()).map((file) => file.version));
+  expect(report.applied).toEqual(await expectedMigrations());
   expect(seed.seeded).toBe(true);
 });
 
@@ -64,7 +64,7 @@ describe('the embedded PGlite database', () => {
     const seed = await seedDemo(db.prisma, { storageDir });
 
     expect(report.applied).toEqual([]);
-    expect(report.alreadyApplied).toEqual([...EXPECTED_MIGRATIONS]);
+    expect(report.alreadyApplied).toEqual(await expectedMigrations());
     expect(seed.seeded).toBe(false);
     expect(seed.magicLinks).toEqual([]);
     expect(await counts()).toEqual(before);
@@ -106,7 +106,7 @@ describe('the embedded PGlite database', () => {
     expect(await db.prisma.client.count()).toBe(3);
     expect(await db.prisma.staffUser.count()).toBe(2);
     const recorded = await db.withSql((sql) => sql.query<{ version: string }>('SELECT version FROM spade_migrations ORDER BY version'));
-    expect(recorded.map((row) => row.version)).toEqual([...EXPECTED_MIGRATIONS]);
+    expect(recorded.map((row) => row.version)).toEqual(await expectedMigrations());
     expect((await db.withSql((sql) => migrate(sql))).applied).toEqual([]);
     // RLS policies and roles are part of what persisted.
     const acmeCycles = await db.inUnit(clientContext(DEMO.clients.acme), (tx) => tx.cycle.count());

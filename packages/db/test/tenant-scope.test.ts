@@ -1,13 +1,23 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRowValues, insertAuditRows } from '../src/audit-rows.ts';
 import { type UnsafeDatabase as Database, openDatabase } from '../src/database.ts';
-import { FIRM_WIDE_MODELS, scopeOperation, TENANT_MODELS, TenantScopeViolation, withTenantScope } from '../src/extensions/tenant-scope.ts';
+import {
+  deriveTenantModels,
+  FIRM_WIDE_MODELS,
+  OPERATOR_ONLY_MODELS,
+  scopeOperation,
+  TENANT_MODELS,
+  TenantScopeViolation,
+  withTenantScope,
+} from '../src/extensions/tenant-scope.ts';
+import { Prisma } from '../src/generated/prisma/client.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
 import type { ScopedTx } from '../src/unit-of-work.ts';
+import { readPrismaSchema } from './prisma-schema.ts';
 
 /*
  * Layer 3 of DESIGN.md §4. The decision (scopeOperation) is pure and tested branch by
@@ -16,6 +26,11 @@ import type { ScopedTx } from '../src/unit-of-work.ts';
  */
 const ACME = DEMO.clients.acme;
 const BORNEO = DEMO.clients.borneo;
+
+/** A model's scalar fields as the generated client knows them (`Prisma.<Model>ScalarFieldEnum`). */
+function scalarFieldsOf(model: string): Record<string, string> {
+  return (Prisma as unknown as Record<string, Record<string, string>>)[`${model}ScalarFieldEnum`] ?? {};
+}
 
 const READ_AND_WHERE_WRITE_OPERATIONS = [
   'findUnique',
@@ -230,7 +245,8 @@ describe('scopeOperation (pure)', () => {
       });
     }
 
-    it('are exactly the models without a tenant column, and every tenant model is known', () => {
+    it('are exactly the models declared firm-wide, and hold no clientId', () => {
+      // A deliberate second signature: a model passing the scope unchanged is a visible diff here too.
       expect([...FIRM_WIDE_MODELS].sort()).toEqual([
         'BulkJob',
         'FirmSetting',
@@ -239,19 +255,91 @@ describe('scopeOperation (pure)', () => {
         'StaffSession',
         'StaffUser',
       ]);
-      expect(Object.keys(TENANT_MODELS).sort()).toEqual([
-        'AuditEvent',
-        'Client',
-        'Contact',
-        'ContactSession',
-        'Cycle',
-        'CycleRequest',
-        'File',
-        'OutboxMessage',
-        'RecurringSchedule',
-        'RequestItem',
-        'StaffClientAssignment',
-      ]);
+      for (const model of FIRM_WIDE_MODELS) expect(Object.values(scalarFieldsOf(model)), model).not.toContain('clientId');
+    });
+  });
+
+  describe('which models are tenant models (derived from the generated client)', () => {
+    const models = Object.values(Prisma.ModelName);
+
+    it('every model is exactly one of: a tenant model, firm-wide, operator-only', () => {
+      expect(models.length).toBeGreaterThan(20);
+      for (const model of models) {
+        const kinds = [Object.hasOwn(TENANT_MODELS, model), FIRM_WIDE_MODELS.has(model), OPERATOR_ONLY_MODELS.has(model)];
+        expect(kinds.filter(Boolean), model).toHaveLength(1);
+      }
+      expect(Object.keys(TENANT_MODELS).every((model) => models.includes(model as never))).toBe(true);
+    });
+
+    it('Client is keyed by id, every other tenant model by clientId, a field it really has', () => {
+      expect(TENANT_MODELS.Client).toBe('id');
+      // The anchors of the design: these must stay tenant models whatever else changes.
+      for (const model of ['Contact', 'Cycle', 'CycleRequest', 'RequestItem', 'File', 'AuditEvent'])
+        expect(TENANT_MODELS[model], model).toBe('clientId');
+      for (const [model, key] of Object.entries(TENANT_MODELS)) {
+        expect(Object.values(scalarFieldsOf(model)), model).toContain(key);
+        if (model !== 'Client') expect(key, model).toBe('clientId');
+      }
+    });
+
+    it('every operator-only model is refused through a scoped client, for every operation', () => {
+      expect(OPERATOR_ONLY_MODELS.size).toBeGreaterThan(0);
+      for (const model of OPERATOR_ONLY_MODELS) {
+        for (const operation of [...READ_AND_WHERE_WRITE_OPERATIONS, 'upsert', 'create', 'createMany', 'createManyAndReturn']) {
+          expect(() => scopeOperation(model, operation, { where: {}, data: {} }, ACME), `${model}.${operation}`).toThrow(/operator-only/);
+        }
+      }
+    });
+
+    it('every tenant model is confined by its key for reads and creates', () => {
+      for (const [model, key] of Object.entries(TENANT_MODELS)) {
+        expect(scopeOperation(model, 'findMany', {}, ACME), model).toEqual({ where: { AND: [{ [key]: ACME }] } });
+        if (key === 'clientId') expect(scopeOperation(model, 'create', { data: {} }, ACME), model).toEqual({ data: { clientId: ACME } });
+      }
+    });
+
+    const fields = (table: Record<string, readonly string[]>) => (model: string) => table[model] ?? [];
+    const none = new Set<string>();
+
+    it('makes a new model with a clientId a tenant model without any list entry', () => {
+      const derived = deriveTenantModels(['Client', 'Invoice'], fields({ Client: ['id'], Invoice: ['id', 'clientId'] }), {
+        firmWide: none,
+        operatorOnly: none,
+      });
+      expect(derived).toEqual({ Client: 'id', Invoice: 'clientId' });
+    });
+
+    it('refuses to load (so the app refuses to boot) with a model that has no clientId and no declaration', () => {
+      const attempt = () =>
+        deriveTenantModels(['Client', 'Ledger'], fields({ Client: ['id'], Ledger: ['id', 'firmId'] }), {
+          firmWide: none,
+          operatorOnly: none,
+        });
+      expect(attempt).toThrow(/Prisma model Ledger has no clientId: give it clientId .* or declare it in FIRM_WIDE_MODELS/);
+      // Declared, it loads: firm-wide passes through, operator-only is refused.
+      for (const declared of [
+        { firmWide: new Set(['Ledger']), operatorOnly: none },
+        { firmWide: none, operatorOnly: new Set(['Ledger']) },
+      ]) {
+        expect(deriveTenantModels(['Client', 'Ledger'], fields({ Client: ['id'], Ledger: ['id'] }), declared)).toEqual({ Client: 'id' });
+      }
+    });
+
+    it('refuses a stale or contradictory declaration: an unknown model, one declared twice, a firm-wide model with a clientId', () => {
+      const table = fields({ Client: ['id'], Ledger: ['id'], Note: ['id', 'clientId'] });
+      const models = ['Client', 'Ledger', 'Note'];
+      expect(() => deriveTenantModels(models, table, { firmWide: new Set(['Ledger', 'Gone']), operatorOnly: none })).toThrow(
+        /FIRM_WIDE_MODELS names Gone, which is not a Prisma model/,
+      );
+      expect(() => deriveTenantModels(models, table, { firmWide: new Set(['Ledger']), operatorOnly: new Set(['Ledger']) })).toThrow(
+        /Ledger is declared both firm-wide and operator-only/,
+      );
+      expect(() => deriveTenantModels(models, table, { firmWide: new Set(['Ledger', 'Note']), operatorOnly: none })).toThrow(
+        /Note is declared firm-wide but has a clientId/,
+      );
+      expect(() => deriveTenantModels(models, table, { firmWide: new Set(['Ledger', 'Client']), operatorOnly: none })).toThrow(
+        /Client is the tenant directory/,
+      );
     });
   });
 });
@@ -380,29 +468,52 @@ describe('the tenant scope against PostgreSQL', () => {
     expect(await scoped.auditEvent.count({ where: { clientId: BORNEO } })).toBe(0);
   });
 
+  it('the tenant models are exactly the models whose table has a client_id, each mapping clientId to it (Client: clients, by id)', async () => {
+    const schema = await readPrismaSchema();
+    const rows = await testDb.owner.prisma.$queryRaw<{ table_name: string }[]>`
+      SELECT c.table_name FROM information_schema.columns c
+      JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+      WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.column_name = 'client_id'`;
+    const withClientId = new Set(rows.map((row) => row.table_name));
+    expect(withClientId.size).toBeGreaterThan(5);
+    const byName = new Map(schema.map((model) => [model.name, model]));
+    for (const model of schema) {
+      // Any model on a table with a client_id is a tenant model: none of them may pass unscoped or be left out.
+      if (withClientId.has(model.table)) expect(TENANT_MODELS[model.name], `${model.name} (${model.table})`).toBe('clientId');
+    }
+    for (const [name, key] of Object.entries(TENANT_MODELS)) {
+      const model = byName.get(name);
+      expect(model, name).toBeDefined();
+      const field = model?.fields.find((f) => f.name === key);
+      if (name === 'Client') {
+        expect(model?.table).toBe('clients');
+        expect(field).toMatchObject({ column: 'id', id: true });
+      } else {
+        // clientId is the tenant column itself, not another column that happens to name a client.
+        expect(field?.column, `${name}.clientId`).toBe('client_id');
+        expect(withClientId.has(model?.table ?? ''), `${name} (${model?.table})`).toBe(true);
+      }
+    }
+  });
+
   /*
    * Firm-wide models pass through the extension unchanged, so none of them may have a
-   * relation that leads back into a tenant model: an include or nested write through it
-   * would reach every client (StaffUser.assignments once did; the relation was removed).
+   * relation that leads anywhere but another firm-wide model: an include or nested write
+   * through it would reach every client's rows (StaffUser.assignments once did; the
+   * relation was removed), or the operator-only rows the scope refuses.
    */
-  it('no firm-wide model has a relation into a tenant model (an include through it would escape the scope)', async () => {
-    const schema = await readFile(new URL('../prisma/schema.prisma', import.meta.url), 'utf8');
-    const models = new Map<string, string>();
-    for (const match of schema.matchAll(/^model (\w+) \{([\s\S]*?)^\}/gm)) models.set(match[1] as string, match[2] as string);
-    expect(models.size).toBeGreaterThan(5);
+  it('no firm-wide model has a relation to a tenant or operator-only model (an include through it would escape the scope)', async () => {
+    const schema = await readPrismaSchema();
+    const names = new Set(schema.map((model) => model.name));
+    expect(schema.length).toBeGreaterThan(5);
     for (const firmWide of FIRM_WIDE_MODELS) {
-      const body = models.get(firmWide);
-      expect(body, firmWide).toBeDefined();
-      const fieldTypes = (body as string)
-        .split('\n')
-        .map((line) =>
-          line
-            .trim()
-            .split(/\s+/)[1]
-            ?.replace(/[[\]?]/g, ''),
-        )
-        .filter(Boolean);
-      for (const tenantModel of Object.keys(TENANT_MODELS)) expect(fieldTypes, `${firmWide} → ${tenantModel}`).not.toContain(tenantModel);
+      const model = schema.find((m) => m.name === firmWide);
+      expect(model, firmWide).toBeDefined();
+      const related = (model?.fields ?? []).map((field) => field.type).filter((type) => names.has(type));
+      for (const target of related) expect(FIRM_WIDE_MODELS.has(target), `${firmWide} → ${target}`).toBe(true);
     }
+    // The check can fail: Client relates to its tenant models.
+    const client = schema.find((m) => m.name === 'Client');
+    expect(client?.fields.some((field) => Object.hasOwn(TENANT_MODELS, field.type) && field.type !== 'Client')).toBe(true);
   });
 });

@@ -2,6 +2,14 @@ import { createConfig, lintFromString } from '@redocly/openapi-core';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireOperationNames } from '../plugins/openapi.ts';
+import {
+  BOUNDED_VIEWS,
+  listEnvelope,
+  listOperations,
+  type OpenApiDocument,
+  type OpenApiOperation,
+  takesPaging,
+} from './support/paged-lists.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
 /**
@@ -74,32 +82,51 @@ describe('GET /openapi.json', () => {
   });
 
   it('documents paging on every list: limit (1–500, default 100), an optional cursor, and the next-page headers', () => {
-    const LISTS = [
-      'listClients',
-      'listContacts',
-      'listCycles',
-      'listCyclesDueSoon',
-      'listRequests',
-      'listFiles',
-      'listPortalFiles',
-      'listClientAuditEvents',
-      'listAuditEvents',
-      'listStaffUsers',
-      'listAssignments',
-      'listTemplates',
-      'listRecurringSchedules',
-      'listOutstandingItems',
-    ];
-    const byId = Object.fromEntries(operations.map(([, op]) => [op.operationId, op]));
-    const paged = operations.filter(([, op]) => op.parameters?.some((p) => p.in === 'query' && p.name === 'cursor'));
-    expect(paged.map(([, op]) => op.operationId).sort()).toEqual([...LISTS].sort());
-    for (const id of LISTS) {
-      const op = byId[id] as Operation;
+    // A list is found by its shape (support/paged-lists.ts: a GET whose 200 body holds one array), not by name.
+    const lists = listOperations(spec as OpenApiDocument);
+    const ids = lists.map((list) => list.operationId);
+    expect(ids).toEqual(expect.arrayContaining(['listClients', 'listCycles', 'listFiles', 'listPortalFiles', 'listAuditEvents']));
+    for (const { operationId: id, operation } of lists) {
+      const op = operation as Operation;
       const limit = op.parameters?.find((p) => p.in === 'query' && p.name === 'limit');
       expect(limit?.schema, id).toMatchObject({ minimum: 1, maximum: 500, default: 100 });
-      expect(op.parameters?.find((p) => p.name === 'cursor')?.required, id).toBe(false);
+      expect(limit?.required, id).toBe(false);
+      expect(op.parameters?.find((p) => p.in === 'query' && p.name === 'cursor')?.required, id).toBe(false);
       expect(Object.keys(op.responses['200']?.headers ?? {}).sort(), id).toEqual(['link', 'x-next-cursor']);
     }
+    // Only lists are paged: every operation taking a limit or a cursor is one of them.
+    const paged = operations.filter(([, op]) => takesPaging(op as OpenApiOperation)).map(([, op]) => op.operationId);
+    expect(paged.sort()).toEqual([...ids].sort());
+    // The bounded views named as not lists still exist, still look like one, and are not paged (no stale exception).
+    for (const [id, why] of Object.entries(BOUNDED_VIEWS)) {
+      const found = operations.find(([, op]) => op.operationId === id);
+      expect(found, `${id} (${why})`).toBeDefined();
+      const [name, op] = found as [string, Operation];
+      expect(listEnvelope(spec as OpenApiDocument, name.split(' ')[0] as string, op as OpenApiOperation), id).not.toBeNull();
+      expect(takesPaging(op as OpenApiOperation), id).toBe(false);
+    }
+  });
+
+  it('finds a list by its shape, so an unpaged new list fails the check above', () => {
+    const view = { type: 'object', properties: { id: { type: 'string' } } };
+    const ok = (schema: unknown) => ({ responses: { '200': { content: { 'application/json': { schema } } } } });
+    const doc: OpenApiDocument = {
+      paths: {
+        '/api/clients/{clientId}/notes': {
+          get: { operationId: 'listNotes', ...ok({ type: 'object', properties: { notes: { type: 'array', items: view } } }) },
+        },
+        '/api/clients/{clientId}/notes/{noteId}': { get: { operationId: 'getNote', ...ok(view) } },
+        '/api/clients/{clientId}/report': {
+          get: { operationId: 'getReport', ...ok({ type: 'object', properties: { asOf: { type: 'string' }, rows: { type: 'array' } } }) },
+        },
+        '/api/clients/{clientId}/refs': { get: { operationId: 'listRefs', ...ok({ $ref: '#/components/schemas/Refs' }) } },
+      },
+      components: {
+        schemas: { Refs: { type: 'object', properties: { refs: { $ref: '#/components/schemas/RefArray' } } }, RefArray: { type: 'array' } },
+      },
+    };
+    expect(listOperations(doc).map((list) => list.operationId)).toEqual(['listNotes', 'listRefs']);
+    expect(takesPaging(doc.paths['/api/clients/{clientId}/notes']?.get as OpenApiOperation)).toBe(false);
   });
 
   it('a product route without an operationId and a summary refuses to boot', async () => {

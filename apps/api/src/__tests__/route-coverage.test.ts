@@ -1,9 +1,11 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
+import { resourceModules } from '../routes/index.ts';
 import { checkRouteTable, ROUTE_SCOPES } from '../tenancy/route-scope.ts';
 import { createTestApp, type TestApp } from './support/test-app.ts';
 
@@ -102,6 +104,52 @@ describe('route coverage', () => {
       expect(source, file).toContain('routeScope');
     }
     expect(checked).toBeGreaterThanOrEqual(5);
+  });
+
+  it('registers every resource folder of routes/: each route a route file declares is served by the live app', async () => {
+    const routesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../routes');
+    const folders = (await readdir(routesDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    expect((await resourceModules()).map((module) => module.name)).toEqual(folders.sort());
+    expect(folders.length).toBeGreaterThanOrEqual(10);
+    let declared = 0;
+    for (const file of (await readdir(routesDir, { recursive: true })).filter((f) => f.endsWith('.ts'))) {
+      const source = await readFile(path.join(routesDir, file), 'utf8');
+      for (const match of source.matchAll(/\bapp\.(get|post|put|patch|delete)\(\s*'([^']+)'/g)) {
+        declared += 1;
+        const [method, url] = [match[1]!.toUpperCase(), match[2]!];
+        expect(t.app.hasRoute({ method: method as 'GET', url }), `${file}: ${method} ${url}`).toBe(true);
+      }
+    }
+    expect(declared).toBeGreaterThan(50);
+  });
+
+  it('hands a resource module only the dependencies it names, and refuses a folder it cannot register', async () => {
+    const modules = await resourceModules();
+    // The Database goes only where a route must act before a tenant is known or across tenants.
+    const withDb = modules.filter((module) => module.deps.includes('db')).map((module) => module.name);
+    expect(withDb.sort()).toEqual(['auth', 'bulk-requests', 'portal']);
+    expect(modules.find((module) => module.name === 'cycles')?.deps).toEqual([]);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'spade-routes-'));
+    try {
+      await mkdir(path.join(dir, 'good'));
+      await writeFile(path.join(dir, 'good', 'index.ts'), 'export default async function good() {}\n');
+      expect((await resourceModules(dir)).map((module) => [module.name, module.deps])).toEqual([['good', []]]);
+      await mkdir(path.join(dir, 'greedy'));
+      await writeFile(
+        path.join(dir, 'greedy', 'index.ts'),
+        "export const routeDeps = ['secrets'];\nexport default async function greedy() {}\n",
+      );
+      await expect(resourceModules(dir)).rejects.toThrow(/routes\/greedy\/index.ts: routeDeps must list only config, db/);
+      await rm(path.join(dir, 'greedy'), { recursive: true });
+      await mkdir(path.join(dir, 'headless'));
+      await writeFile(path.join(dir, 'headless', 'schema.ts'), 'export const x = 1;\n');
+      await expect(resourceModules(dir)).rejects.toThrow(/routes\/headless\/ has no index.ts/);
+      await writeFile(path.join(dir, 'headless', 'index.ts'), 'export const routes = 1;\n');
+      await expect(resourceModules(dir)).rejects.toThrow(/routes\/headless\/index.ts must default-export its routes plugin/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('OpenAPI marks every operation with its x-route-scope', async () => {

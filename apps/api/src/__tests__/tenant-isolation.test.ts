@@ -23,6 +23,7 @@ import {
   routeName,
 } from './support/cross-tenant-probe.ts';
 import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
+import { type OpenApiDocument, openApiPath, routesServingLists } from './support/paged-lists.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
 /*
@@ -418,6 +419,15 @@ function buildFixture(): ProbeFixture {
   };
 }
 
+/** The client-scoped routes serving a list (GETs and their HEAD twins), by the OpenAPI rule of support/paged-lists.ts. */
+async function clientScopedLists() {
+  const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument;
+  return routesServingLists(
+    spec,
+    t.app.routeTable.filter((route) => route.scope === 'client-scoped'),
+  );
+}
+
 /** Every victim row, to prove that no probe write reached it (sessions and audit rows excluded: they grow legitimately). */
 async function victimRows(): Promise<string> {
   const p = t.owner.prisma;
@@ -492,25 +502,28 @@ describe('A. automatic cross-tenant probe over the live route table', () => {
     const ownUrlActors = fixture.actors.filter((a) => a.refusal === 404 && a.homeClientId !== null && a.homeClientId !== victim.clientId);
     // Each list saw them again with cursors: every actor with the victim's cursor at the victim's URL, the
     // wrong-tenant actors with their own client's cursor there and with the victim's at their own URL.
-    const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
-      paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>;
-    };
+    // The probe takes a list to be a route with a cursor; it must agree with the OpenAPI rule (support/paged-lists.ts).
+    const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument;
     const listRoutes = clientScoped.filter((route) =>
-      isListOperation(spec.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method === 'HEAD' ? 'get' : route.method.toLowerCase()]),
+      isListOperation(spec.paths[openApiPath(route.url)]?.[route.method === 'HEAD' ? 'get' : route.method.toLowerCase()]),
     );
-    expect(listRoutes.map(routeName).sort()).toEqual(
-      [
-        '/api/clients/:clientId/audit-events',
-        '/api/clients/:clientId/contacts',
-        '/api/clients/:clientId/cycles',
-        '/api/clients/:clientId/cycles/:cycleId/requests',
-        '/api/clients/:clientId/files',
-        '/api/clients/:clientId/recurring-schedules',
-        '/api/portal/clients/:clientId/files',
-      ]
-        .flatMap((url) => [`GET ${url}`, `HEAD ${url}`])
+    const expectedLists = await clientScopedLists();
+    expect(listRoutes.map(routeName).sort()).toEqual(expectedLists.map(routeName).sort());
+    expect(listRoutes.map(routeName)).toEqual(
+      expect.arrayContaining([
+        'GET /api/clients/:clientId/cycles',
+        'HEAD /api/clients/:clientId/cycles',
+        'GET /api/portal/clients/:clientId/files',
+      ]),
+    );
+    // Every list is probed through its HEAD twin too.
+    const gets = listRoutes.filter((route) => route.method === 'GET').map((route) => route.url);
+    expect(
+      listRoutes
+        .filter((route) => route.method === 'HEAD')
+        .map((route) => route.url)
         .sort(),
-    );
+    ).toEqual(gets.sort());
     const cursorObservations = observations.filter((o) => o.variant.includes('cursor'));
     expect(new Set(cursorObservations.map((o) => o.route)).size).toBe(listRoutes.length);
     expect(cursorObservations).toHaveLength(listRoutes.length * (fixture.actors.length + 2 * ownUrlActors.length));
@@ -961,10 +974,12 @@ describe('B. named attacks', () => {
       const findings = await probe(t.app, { ...fixture, actors: [anonymous] }, { observe: (o) => observations.push(o) });
       expect(findings, describeFindings(findings)).toEqual([]);
       const clientScoped = t.app.routeTable.filter((route) => route.scope === 'client-scoped');
-      // Every route once at the victim's URL, and every list (7, with their HEAD twins) again with the victim's cursor.
+      // Every route once at the victim's URL, and every list (with its HEAD twin) again with the victim's cursor.
+      const lists = await clientScopedLists();
+      expect(lists.length).toBeGreaterThan(0);
       expect(observations.filter((o) => o.variant === 'victim-url')).toHaveLength(clientScoped.length);
-      expect(observations.filter((o) => o.variant === 'victim-url+victim-cursor')).toHaveLength(14);
-      expect(observations).toHaveLength(clientScoped.length + 14);
+      expect(observations.filter((o) => o.variant === 'victim-url+victim-cursor')).toHaveLength(lists.length);
+      expect(observations).toHaveLength(clientScoped.length + lists.length);
       expect(observations.every((o) => o.status === 401)).toBe(true);
     });
   });

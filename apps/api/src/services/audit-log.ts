@@ -1,6 +1,6 @@
 import { type AuditRowValues, insertAuditRows, type ScopedTx, type TxClient } from '@breezycorp/db';
 
-/** Every event type Spade writes. */
+/** Every event type Spade writes: these, and the ones a resource declares beside its routes (ResourceAuditEvents). */
 export const AUDIT_EVENT_TYPES = [
   'auth.login',
   'auth.login_failed',
@@ -59,7 +59,17 @@ export const AUDIT_EVENT_TYPES = [
   'access_log.read',
   'incident_console.read',
 ] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+/**
+ * The event types a resource declares in its own folder (routes/<x>/schema.ts), so that adding a
+ * resource touches no central list; the compiler still refuses an event type nobody declared:
+ *
+ *   declare module '../../services/audit-log.ts' {
+ *     interface ResourceAuditEvents { 'invoice.read': true; 'invoice.created': true }
+ *   }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by module augmentation, one resource at a time
+export interface ResourceAuditEvents {}
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | Extract<keyof ResourceAuditEvents, string>;
 
 /** One audit_events row as Spade writes it (by a request or by background work): @breezycorp/db's row, typed by event. */
 export type AuditRow = AuditRowValues & { eventType: AuditEventType; actorType: 'staff' | 'contact' | 'anonymous' | 'system' };

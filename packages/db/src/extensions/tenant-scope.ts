@@ -8,21 +8,6 @@ import { auditRowsBeingWritten, isApplyingContext, isUuid } from '../tenant-cont
  * an operation it does not know is refused, not passed through.
  */
 
-/** The column that names a row's tenant, per model. */
-export const TENANT_MODELS: Readonly<Record<string, 'clientId' | 'id'>> = Object.freeze({
-  Client: 'id',
-  Contact: 'clientId',
-  StaffClientAssignment: 'clientId',
-  Cycle: 'clientId',
-  CycleRequest: 'clientId',
-  RequestItem: 'clientId',
-  File: 'clientId',
-  ContactSession: 'clientId',
-  AuditEvent: 'clientId',
-  OutboxMessage: 'clientId',
-  RecurringSchedule: 'clientId',
-});
-
 /** Firm-wide models hold no tenant's data; a scoped client may reach them unchanged. */
 export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set([
   'StaffUser',
@@ -32,6 +17,92 @@ export const FIRM_WIDE_MODELS: ReadonlySet<string> = new Set([
   'FirmSetting',
   'BulkJob',
 ]);
+
+/**
+ * Operator-only models: the incident console's, the audit seal's and detection's own records.
+ * Some name a tenant (in a column of their own: frozen_client_id, decoy_client_id,
+ * subject_client_id), none is a tenant's data, and none is ever read or written through a
+ * tenant-scoped client: every operation on them there is refused.
+ */
+export const OPERATOR_ONLY_MODELS: ReadonlySet<string> = new Set([
+  'Incident',
+  'IncidentTimelineEntry',
+  'IncidentEvidence',
+  'AuditDigest',
+  'AuditDigestEntry',
+  'TenantFreeze',
+  'DecoyEntity',
+  'DetectionAlert',
+]);
+
+/** The tenant directory: its own id is the tenant key. */
+const TENANT_DIRECTORY = 'Client';
+
+/**
+ * The tenant models and the field that names a row's tenant, derived from the models Prisma
+ * generated: `Client` by its `id`, every other model by its `clientId` — unless it is declared
+ * firm-wide or operator-only. A model in none of these is an error, not a default: without a
+ * `clientId` there is no column to confine it by, so the module (and with it the app's boot)
+ * fails until the model gets one or is declared. A declaration naming no model, a model
+ * declared twice, and a firm-wide model holding a `clientId` fail the same way.
+ */
+export function deriveTenantModels(
+  models: readonly string[],
+  scalarFields: (model: string) => readonly string[],
+  declared: { firmWide: ReadonlySet<string>; operatorOnly: ReadonlySet<string> } = {
+    firmWide: FIRM_WIDE_MODELS,
+    operatorOnly: OPERATOR_ONLY_MODELS,
+  },
+): Record<string, 'clientId' | 'id'> {
+  const where = 'packages/db/src/extensions/tenant-scope.ts';
+  const known = new Set(models);
+  for (const [list, names] of [
+    ['FIRM_WIDE_MODELS', declared.firmWide],
+    ['OPERATOR_ONLY_MODELS', declared.operatorOnly],
+  ] as const) {
+    for (const name of names) {
+      if (!known.has(name)) throw new Error(`${list} names ${name}, which is not a Prisma model (${where})`);
+    }
+  }
+  if (!known.has(TENANT_DIRECTORY)) throw new Error(`no Prisma model ${TENANT_DIRECTORY}: the tenant directory is missing`);
+  const tenantModels: Record<string, 'clientId' | 'id'> = {};
+  for (const model of models) {
+    const firmWide = declared.firmWide.has(model);
+    const operatorOnly = declared.operatorOnly.has(model);
+    const hasClientId = scalarFields(model).includes('clientId');
+    if (model === TENANT_DIRECTORY) {
+      if (firmWide || operatorOnly) throw new Error(`${model} is the tenant directory; it cannot be declared firm-wide or operator-only`);
+      if (!scalarFields(model).includes('id')) throw new Error(`${model} has no id field to scope by`);
+      tenantModels[model] = 'id';
+    } else if (firmWide && operatorOnly) {
+      throw new Error(`${model} is declared both firm-wide and operator-only (${where})`);
+    } else if (firmWide && hasClientId) {
+      throw new Error(`${model} is declared firm-wide but has a clientId: a firm-wide model passes the tenant scope unchanged (${where})`);
+    } else if (!firmWide && !operatorOnly) {
+      if (!hasClientId) {
+        throw new Error(
+          `Prisma model ${model} has no clientId: give it clientId (mapped to client_id) to make it a tenant model, ` +
+            `or declare it in FIRM_WIDE_MODELS (reachable unchanged through a tenant-scoped client) or ` +
+            `OPERATOR_ONLY_MODELS (refused there) in ${where}`,
+        );
+      }
+      tenantModels[model] = 'clientId';
+    }
+  }
+  return tenantModels;
+}
+
+/** The generated client's scalar fields of a model (`Prisma.<Model>ScalarFieldEnum`). */
+function generatedScalarFields(model: string): readonly string[] {
+  const fields = (Prisma as unknown as Record<string, unknown>)[`${model}ScalarFieldEnum`];
+  if (fields === null || typeof fields !== 'object') throw new Error(`the generated client has no ${model}ScalarFieldEnum`);
+  return Object.values(fields as Record<string, string>);
+}
+
+/** The column that names a row's tenant, per model: derived at load from the generated client. */
+export const TENANT_MODELS: Readonly<Record<string, 'clientId' | 'id'>> = Object.freeze(
+  deriveTenantModels(Object.values(Prisma.ModelName), generatedScalarFields),
+);
 
 /** Fields whose value is a JSON document rather than a nested write. */
 const JSON_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = { AuditEvent: new Set(['eventDataJson']) };
@@ -107,7 +178,8 @@ export function scopeOperation(model: string | undefined, operation: string, arg
   if (!isUuid(clientId)) throw new TenantScopeViolation('tenant scope needs a well-formed client id');
   if (model === undefined) throw new TenantScopeViolation(`${operation}: raw queries are refused through a tenant-scoped client`);
   if (FIRM_WIDE_MODELS.has(model)) return args;
-  const key = TENANT_MODELS[model];
+  if (OPERATOR_ONLY_MODELS.has(model)) throw new TenantScopeViolation(`${model}: operator-only; refused through a tenant-scoped client`);
+  const key = Object.hasOwn(TENANT_MODELS, model) ? TENANT_MODELS[model] : undefined;
   if (key === undefined) throw new TenantScopeViolation(`${model}: not a known model; refusing to run it unscoped`);
 
   const next: Record<string, unknown> = { ...(args ?? {}) };

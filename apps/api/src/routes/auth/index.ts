@@ -1,16 +1,19 @@
-import { type Database, hashPasswordWithParams, hashToken, newToken } from '@breezycorp/db';
+import { hashPasswordWithParams, hashToken, newToken } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { csrfTokenFor, STAFF_COOKIE } from '../../plugins/auth.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { staffLogin, staffPasswordParams } from '../../services/token-lookups.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import type { RouteOptions } from '../index.ts';
 import { errors, iso, Ok } from '../schemas.ts';
 import { LoginBody, Me, StaffSession } from './schema.ts';
 import secondFactor from './second-factor.ts';
 
-const auth: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+/** What routes/index.ts hands this module: sign-in runs before any unit of work (spade_staff_login), so on the Database. */
+export const routeDeps = ['config', 'db'] as const;
+
+const auth: FastifyPluginAsyncTypebox<RouteOptions<typeof routeDeps>> = async (app, { config, db }) => {
   await app.register(secondFactor, { config, db });
   app.post(
     '/api/auth/login',

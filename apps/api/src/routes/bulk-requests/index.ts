@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { type BulkJobInput, type BulkResult, runBulkJob, storedCycle } from '../../services/bulk-requests.ts';
 import { staffActor } from '../../tenancy/actor.ts';
+import type { RouteOptions } from '../index.ts';
 import { dateColumn, errors } from '../schemas.ts';
 import { JobParams, JobStarted, JobView, jobView, StartBody } from './schema.ts';
 
@@ -19,7 +18,10 @@ import { JobParams, JobStarted, JobView, jobView, StartBody } from './schema.ts'
  * given up after repeated interruptions), to whoever started it (or an admin), and audited
  * per client.
  */
-const bulkRequests: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+/** What routes/index.ts hands this module: a bulk job runs after the answer, one client unit per client, so on the Database. */
+export const routeDeps = ['config', 'db'] as const;
+
+const bulkRequests: FastifyPluginAsyncTypebox<RouteOptions<typeof routeDeps>> = async (app, { config, db }) => {
   const running = new Set<Promise<unknown>>();
   app.addHook('onClose', async () => {
     await Promise.allSettled(running);

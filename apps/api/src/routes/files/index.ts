@@ -1,17 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Config } from '../../config.ts';
 import { notFound } from '../../errors.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
 import { staffActor } from '../../tenancy/actor.ts';
 import { clientScope } from '../client-route.ts';
+import type { RouteOptions } from '../index.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, FileParams, Ok, RequestItemParams } from '../schemas.ts';
 import { FileBytes, FileQuery, FileView, fileView, PreviewBytes, uploadErrors } from './schema.ts';
 
 const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 
-const files: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+/** What routes/index.ts hands this module: the config (upload storage), no Database. */
+export const routeDeps = ['config'] as const;
+
+const files: FastifyPluginAsyncTypebox<RouteOptions<typeof routeDeps>> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/requests/:requestId/items/:itemId/files',
     {

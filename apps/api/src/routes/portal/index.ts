@@ -1,8 +1,7 @@
-import type { Database, ScopedTx } from '@breezycorp/db';
+import type { ScopedTx } from '@breezycorp/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { CONTACT_COOKIE, csrfTokenFor } from '../../plugins/auth.ts';
 import { sendStoredFile, storeUpload } from '../../services/file-storage.ts';
@@ -12,6 +11,7 @@ import { allRequiredSubmitted } from '../../services/reminders.ts';
 import { contactActor } from '../../tenancy/actor.ts';
 import { clientScope } from '../client-route.ts';
 import { FileBytes, FileView, fileView, uploadErrors } from '../files/schema.ts';
+import type { RouteOptions } from '../index.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ITEM_COLUMNS } from '../requests/schema.ts';
 import { ClientParams, errors, FileParams, iso, isoDate, noStore, Ok } from '../schemas.ts';
@@ -86,7 +86,10 @@ async function notifyStaffWhenComplete(db: ScopedTx, clientId: string, requestId
 
 const PORTAL_FILES_PAGE = pager('listPortalFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
 
-const portal: FastifyPluginAsyncTypebox<{ config: Config; db: Database }> = async (app, { config, db }) => {
+/** What routes/index.ts hands this module: a magic link is checked and exchanged before its tenant is known, so on the Database. */
+export const routeDeps = ['config', 'db'] as const;
+
+const portal: FastifyPluginAsyncTypebox<RouteOptions<typeof routeDeps>> = async (app, { config, db }) => {
   app.get(
     '/api/portal/links/:token',
     {

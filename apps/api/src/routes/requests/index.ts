@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { firmDb } from '../../plugins/unit-of-work.ts';
 import { messageIdOf } from '../../services/delivery/worker.ts';
@@ -10,6 +9,7 @@ import { enqueueContactMessage } from '../../services/outbox.ts';
 import { firstReminderAt } from '../../services/reminders.ts';
 import { staffActor } from '../../tenancy/actor.ts';
 import { clientScope } from '../client-route.ts';
+import type { RouteOptions } from '../index.ts';
 import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { CycleParams, errors, iso, noStore, RequestItemParams, RequestParams } from '../schemas.ts';
 import {
@@ -36,7 +36,10 @@ const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 
 // The console home: a page of the clients served that have open requests, by name.
 const OUTSTANDING_PAGE = pager('listOutstandingItems', 'asc', [{ field: 'name', kind: 'text' }]);
 
-const requests: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+/** What routes/index.ts hands this module: the config (link lifetime, mail domain, public URL), no Database. */
+export const routeDeps = ['config'] as const;
+
+const requests: FastifyPluginAsyncTypebox<RouteOptions<typeof routeDeps>> = async (app, { config }) => {
   app.post(
     '/api/clients/:clientId/cycles/:cycleId/requests',
     {
