@@ -917,11 +917,21 @@ async function main(): Promise<number> {
 
       const smallName = `read, ${fmt(SMALL_CLIENTS)} clients`;
       const bigName = `read, ${fmt(Number(bigCounts.clients))} clients`;
-      const scaleRuns = await runRounds([
-        { name: smallName, url: await listenApp(smallApp), paths: smallPaths, token: smallToken, audited: smallOwner, otherDatabase: true },
-        { name: bigName, url: onUrl, paths: bigPaths, token: adminToken },
-        ...listTargets,
-      ], SCALE_ROUNDS);
+      const scaleRuns = await runRounds(
+        [
+          {
+            name: smallName,
+            url: await listenApp(smallApp),
+            paths: smallPaths,
+            token: smallToken,
+            audited: smallOwner,
+            otherDatabase: true,
+          },
+          { name: bigName, url: onUrl, paths: bigPaths, token: adminToken },
+          ...listTargets,
+        ],
+        SCALE_ROUNDS,
+      );
       const scaleRows = aggregate(scaleRuns, smallName);
       out.push('');
       out.push(
@@ -931,7 +941,9 @@ async function main(): Promise<number> {
       out.push(table(headers(), scaleRows.map(row)).replace('÷ layers off', `÷ ${SMALL_CLIENTS} clients`));
       const p50 = (name: string) => medianRun(scaleRuns.get(name)!).summary.p50;
       // Same-round pairs (the two ran back to back), their median over the rounds.
-      const p50Change = median(scaleRuns.get(bigName)!.map((big, round) => big.summary.p50 / scaleRuns.get(smallName)![round]!.summary.p50 - 1));
+      const p50Change = median(
+        scaleRuns.get(bigName)!.map((big, round) => big.summary.p50 / scaleRuns.get(smallName)![round]!.summary.p50 - 1),
+      );
       out.push(
         `read route median latency, ${fmt(SMALL_CLIENTS)} → ${fmt(Number(bigCounts.clients))} clients: ${fmt(p50Change * 100, 1)} % ` +
           `(median of ${SCALE_ROUNDS} same-round pairs; target < 10 %)`,
