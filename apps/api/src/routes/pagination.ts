@@ -21,10 +21,11 @@ import { unstorable } from '../plugins/input-boundary.ts';
  * with (one per instance would break cursors behind a load balancer), so it is validated, not
  * authenticated; forging one gains nothing a caller could not ask for with its own scope.
  *
- * The next page is read with Prisma's cursor (`cursor: { id }`), which compares against the
- * cursor row's own values inside PostgreSQL — timestamps there have microseconds, more than a
- * JavaScript Date holds, so comparing against the cursor's copy of the key could repeat or
- * skip rows. Only when that row no longer exists (deleted since) does the page fall back to
+ * On lists whose keys all compare exactly (text, day) the next page is the rows after the
+ * cursor's copy of its keys. On lists with a time key it is read with Prisma's cursor
+ * (`cursor: { id }`), which compares against the cursor row's own values inside PostgreSQL —
+ * timestamps there have microseconds, more than a JavaScript Date holds, so comparing against
+ * the cursor's copy of the key could repeat or skip rows. Only when that row no longer exists (deleted since) does the page fall back to
  * the copy in the cursor, conservatively: rows sharing the cursor row's millisecond may be
  * repeated, none is skipped.
  */
@@ -150,7 +151,7 @@ const inYears = (text: string) => /^\d{4}-/.test(text) && Number(text.slice(0, 4
 
 function validKey(key: SortKey, value: unknown): value is CursorKey {
   if (value === null) return key.nullable === true;
-  // A forged key may reach PostgreSQL (when the cursor row is gone): only what it can store.
+  // A forged key reaches PostgreSQL (on exact-keyed lists, or when the cursor row is gone): only what it can store.
   if (typeof value !== 'string' || value.length > 1_000 || unstorable(value) !== null) return false;
   if (key.kind === 'text') return true;
   if (key.kind === 'day') return DAY.test(value) && inYears(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
@@ -203,7 +204,8 @@ function fromMillisecond(at: Date, asc: boolean): { gte: Date } | { lt: Date } {
 }
 
 /**
- * The rows after the cursor's copy of its keys, for when the cursor row is gone. Conservative
+ * The rows after the cursor's copy of its keys: the next page of a list whose keys compare
+ * exactly, and the fallback of one with a time key when the cursor row is gone. Conservative
  * on `time` keys (known to the millisecond only): from the start of that millisecond on, so a
  * row may come twice but none is lost.
  */
@@ -295,6 +297,11 @@ export async function readPage<Row extends { id: string }>(
   let rows: Row[];
   if (cursor === null) {
     rows = await read(base);
+  } else if (defined.keys.every((key) => key.kind !== 'time')) {
+    // Every key compares exactly (text, day): the rows after the cursor's own copy of its keys,
+    // a plain keyset condition — no subqueries for PostgreSQL to plan, and a deleted cursor row
+    // changes nothing.
+    rows = await read({ ...base, where: { AND: [rangeStart(defined, cursor), afterKeys(defined, cursor)] } });
   } else {
     // The cursor row compares as itself in PostgreSQL; it is left out here rather than with
     // `skip: 1`, which would drop a real row when the cursor row no longer matches the filter.
