@@ -29,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
 import { hashPassword, hashToken, isTokenOf, isUuid, newToken } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
-import { openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
+import { auditInsertThenCommit, auditValuesLiteral, openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
 
 // ---------------------------------------------------------------------------------------
@@ -248,11 +248,11 @@ async function seedCounts(owner: pg.Client) {
 //                    the same SECURITY DEFINER function, outside the transaction; BEGIN with
 //                    role and tenant folded in (one simple-protocol round trip); the cycle;
 //                    the audit row folded into COMMIT's round trip (`INSERT … VALUES (literals);
-//                    COMMIT`, id and occurred_at the database's, as packages/db's
-//                    folded-statements.ts does). The session lookup is the one-client form a
-//                    client-scoped route uses (migration 0013). Keep SESSION_LOOKUP and
-//                    auditAndCommitFair in step with apps/api/src/services/token-lookups.ts and
-//                    packages/db/src/folded-statements.ts.
+//                    COMMIT`, id and occurred_at the database's), built by packages/db's own
+//                    auditValuesLiteral and auditInsertThenCommit, as a unit's COMMIT is. The
+//                    session lookup is the one-client form a client-scoped route uses
+//                    (migration 0013). Keep SESSION_LOOKUP in step with
+//                    apps/api/src/services/token-lookups.ts.
 //   raw pg (old)     the pre-2026-12 floor, kept for continuity: owner connection (no RLS), no
 //                    session lookup, no context: BEGIN; cycle; audit row; COMMIT.
 
@@ -263,12 +263,6 @@ const SELECT_CYCLE = `SELECT id, client_id, kind, period, title, to_char(due_dat
   FROM cycles WHERE id = $1 AND client_id = $2 LIMIT 1`;
 const INSERT_AUDIT_OLD = `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json)
   VALUES ('cycle.read', 'staff', $1, $2, 'cycle', $3, $4, '{}')`;
-const auditAndCommitFair = (values: string[]) => {
-  const casts = ['', '', '::uuid', '::uuid', '', '', '', '::jsonb'];
-  return `INSERT INTO audit_events (event_type, actor_type, actor_id, client_id, entity_type, entity_id, request_id, event_data_json) VALUES (${values
-    .map((value, i) => `${pg.escapeLiteral(value)}${casts[i]}`)
-    .join(', ')}); COMMIT`;
-};
 
 function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; actorId: string }): http.Server {
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -312,7 +306,17 @@ function rawPgServer(pool: pg.Pool, mode: { kind: 'fair' } | { kind: 'old'; acto
         return send(res, 404, { error: { code: 'not_found' } });
       }
       if (mode.kind === 'fair') {
-        await conn.query(auditAndCommitFair(['cycle.read', 'staff', actorId, clientId, 'cycle', cycleId, randomUUID(), '{}']));
+        const row = {
+          eventType: 'cycle.read',
+          actorType: 'staff',
+          actorId,
+          clientId,
+          entityType: 'cycle',
+          entityId: cycleId,
+          requestId: randomUUID(),
+          eventDataJson: {},
+        } as const;
+        await conn.query(auditInsertThenCommit([auditValuesLiteral(row)]));
       } else {
         await conn.query(INSERT_AUDIT_OLD, [actorId, clientId, cycleId, randomUUID()]);
         await conn.query('COMMIT');

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Prisma } from './generated/prisma/client.ts';
 import { writingAuditRows } from './tenant-context.ts';
 
@@ -24,11 +25,7 @@ const COLUMNS: readonly (readonly [column: string, cast: string])[] = [
   ['request_id', ''],
   ['event_data_json', '::jsonb'],
 ];
-export const AUDIT_INSERT_HEAD = `INSERT INTO audit_events (${COLUMNS.map(([column]) => column).join(', ')}) VALUES`;
-
-export function auditRowSqlTypes(): readonly string[] {
-  return COLUMNS.map(([, cast]) => cast);
-}
+const INSERT_HEAD = `INSERT INTO audit_events (${COLUMNS.map(([column]) => column).join(', ')}) VALUES`;
 
 /**
  * One row's values in column order (the JSON as text). A NUL is refused: PostgreSQL's text
@@ -50,10 +47,30 @@ function insertFor(n: number): string {
       { length: n },
       (_, i) => `(${COLUMNS.map(([, cast], k) => `$${i * COLUMNS.length + k + 1}${cast}`).join(', ')})`,
     );
-    text = `${AUDIT_INSERT_HEAD} ${rows.join(', ')}`;
+    text = `${INSERT_HEAD} ${rows.join(', ')}`;
     if (statements.size < 64) statements.set(n, text);
   }
   return text;
+}
+
+/**
+ * One row's VALUES tuple with literal values (pg's escapeLiteral), for a statement sent through
+ * the simple protocol, which takes no parameters. Built when the row is queued, so that a row
+ * that cannot be written fails there, never at COMMIT.
+ */
+export function auditValuesLiteral(row: AuditRowValues): string {
+  const values = auditRowParams(row);
+  return `(${values.map((value, k) => (value === null ? 'NULL' : `${pg.escapeLiteral(value)}${(COLUMNS[k] as readonly [string, string])[1]}`)).join(', ')})`;
+}
+
+/** The rows (`auditValuesLiteral` tuples) inserted and the transaction committed, in one simple-protocol round trip. */
+export function auditInsertThenCommit(tuples: readonly string[]): string {
+  return `${INSERT_HEAD} ${tuples.join(', ')}; COMMIT`;
+}
+
+/** What insertAuditRows needs of a transaction client (a unit's tx, scoped or not). */
+export interface RawExecutor {
+  $executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number>;
 }
 
 /**
@@ -64,12 +81,7 @@ function insertFor(n: number): string {
  * request, issue 13). Through a client's scoped transaction the tenant-scope extension lets
  * this one statement through only when every row names that client.
  */
-/** What insertAuditRows needs of a transaction client (a unit's tx, scoped or not). */
-export interface AuditWriter {
-  $executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number>;
-}
-
-export async function insertAuditRows(tx: AuditWriter, rows: readonly AuditRowValues[]): Promise<void> {
+export async function insertAuditRows(tx: RawExecutor, rows: readonly AuditRowValues[]): Promise<void> {
   if (rows.length === 0) return;
   const params = rows.flatMap(auditRowParams);
   await writingAuditRows(

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import pg from 'pg';
-import { AUDIT_INSERT_HEAD, type AuditRowValues, auditRowParams, auditRowSqlTypes } from './audit-rows.ts';
+import type pg from 'pg';
+import { auditInsertThenCommit } from './audit-rows.ts';
 
 /**
  * What a unit of work sends with its transaction's first and last round trips (PostgreSQL
@@ -14,8 +14,8 @@ import { AUDIT_INSERT_HEAD, type AuditRowValues, auditRowParams, auditRowSqlType
  *   RLS's WITH CHECK applies, and they commit with the work or not at all — without a round
  *   trip of their own (issue 13: ≈ 0.1 ms of CPU per request).
  * Both are sent by @prisma/adapter-pg through the simple protocol. The COMMIT's INSERT
- * carries its values as literals (pg's escapeLiteral), because the simple protocol takes no
- * parameters; `auditRowParams` refuses what a literal could not carry (NUL).
+ * carries its values as literals (audit-rows.ts's `auditValuesLiteral`), because the simple
+ * protocol takes no parameters.
  *
  * It leans on the adapter's internals, so it fails closed: if an upgrade stopped sending a
  * plain BEGIN, no context would be set and RLS would admit nothing (the boot self-check
@@ -28,8 +28,6 @@ export interface FoldedUnit {
   readonly statement: string | null;
   /** Audit rows the unit queued, each as its VALUES tuple (`auditValuesLiteral`); taken by its COMMIT. */
   readonly audit: string[];
-  /** How many queued rows a COMMIT carried. */
-  auditWritten: number;
 }
 
 const opening = new AsyncLocalStorage<FoldedUnit>();
@@ -51,16 +49,6 @@ function withText(config: unknown, text: string): unknown {
   return typeof config === 'string' ? text : { ...(config as object), text };
 }
 
-/**
- * One row's VALUES tuple with literal values (the simple protocol has no parameters), built
- * when the row is queued — so that a row that cannot be written fails there, never at COMMIT.
- */
-export function auditValuesLiteral(row: AuditRowValues): string {
-  const types = auditRowSqlTypes();
-  const literals = auditRowParams(row).map((value, i) => (value === null ? 'NULL' : `${pg.escapeLiteral(value)}${types[i]}`));
-  return `(${literals.join(', ')})`;
-}
-
 type Query = (...args: unknown[]) => unknown;
 
 /** Installed on every pooled connection (openDatabase does it for PostgreSQL). */
@@ -77,20 +65,13 @@ export function foldIntoTransactions(client: pg.PoolClient): void {
     if (current !== null && isPlain(config, 'COMMIT')) {
       const unit = current;
       current = null;
-      // Only the promise form (the adapter's); anything else commits unfolded and the unit sees its rows unwritten.
+      // Only the promise form (the adapter's); anything else commits unfolded and leaves the rows queued (AuditNotWritten).
       if (unit.audit.length === 0 || rest.length > 0) return query(config, ...rest);
-      const rows = unit.audit.splice(0);
-      return (query(withText(config, `${AUDIT_INSERT_HEAD} ${rows.join(', ')}; COMMIT`)) as Promise<unknown>).then(
-        (result) => {
-          unit.auditWritten += rows.length;
-          return result;
-        },
-        async (error: unknown) => {
-          // The INSERT failed: COMMIT never ran and the transaction is aborted; end it before the connection goes back.
-          await (query('ROLLBACK') as Promise<unknown>).catch(() => undefined);
-          throw error;
-        },
-      );
+      return (query(withText(config, auditInsertThenCommit(unit.audit.splice(0)))) as Promise<unknown>).catch(async (error: unknown) => {
+        // The INSERT failed: COMMIT never ran and the transaction is aborted; end it before the connection goes back.
+        await (query('ROLLBACK') as Promise<unknown>).catch(() => undefined);
+        throw error;
+      });
     }
     return query(config, ...rest);
   };

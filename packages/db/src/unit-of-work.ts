@@ -1,6 +1,6 @@
-import { type AuditRowValues, insertAuditRows } from './audit-rows.ts';
+import { type AuditRowValues, auditValuesLiteral, insertAuditRows } from './audit-rows.ts';
 import { assertAuditRowsOf, withTenantScope } from './extensions/tenant-scope.ts';
-import { auditValuesLiteral, type FoldedUnit, withFoldedUnit } from './folded-statements.ts';
+import { type FoldedUnit, withFoldedUnit } from './folded-statements.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { applyingContext, contextStatement, type TenantContext } from './tenant-context.ts';
 
@@ -124,7 +124,7 @@ export async function openUnit<Tx extends TxClient | ScopedTx>(
       },
       { timeout: options.timeoutMs ?? 30_000, maxWait: options.maxWaitMs ?? 10_000 },
     );
-  const foldedUnit: FoldedUnit = { statement: keepRole ? null : statement, audit: [], auditWritten: 0 };
+  const foldedUnit: FoldedUnit = { statement: keepRole ? null : statement, audit: [] };
   const settled = folded ? withFoldedUnit(foldedUnit, start) : start();
   settled.catch(failed);
   const tx = await txReady;
@@ -136,6 +136,7 @@ export async function openUnit<Tx extends TxClient | ScopedTx>(
       if (done) throw new AuditNotWritten('audit rows for a unit of work that has ended');
       if (rows.length === 0) return;
       if (!folded) return insertAuditRows(tx, rows);
+      // Layer 3 for the rows that bypass the scoped client: each must name the unit's client.
       if (scopeClientId !== null)
         assertAuditRowsOf(
           rows.map((r) => r.clientId),
@@ -146,12 +147,10 @@ export async function openUnit<Tx extends TxClient | ScopedTx>(
     async commit() {
       if (done) return;
       done = true;
-      const queued = foldedUnit.audit.length + foldedUnit.auditWritten;
       finish(true);
       await settled;
-      if (foldedUnit.auditWritten !== queued) {
-        throw new AuditNotWritten(`the unit committed without ${queued - foldedUnit.auditWritten} of its audit rows`);
-      }
+      // Its COMMIT takes the queued rows; any left were not written with it.
+      if (foldedUnit.audit.length > 0) throw new AuditNotWritten(`the unit committed without ${foldedUnit.audit.length} of its audit rows`);
     },
     async rollback() {
       if (done) return;

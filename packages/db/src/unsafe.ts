@@ -8,6 +8,8 @@
  */
 import type { Database, UnsafeDatabase } from './database.ts';
 
+/** The audit INSERT folded into COMMIT (folded-statements.ts), for the bench's fair baseline to send the very same statement. */
+export { auditInsertThenCommit, auditValuesLiteral } from './audit-rows.ts';
 export {
   type Digest,
   digestsCovering,
