@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../app.ts';
 import { notFound } from '../errors.ts';
+import { openApiPath } from '../plugins/openapi.ts';
 import { clientScope } from '../routes/client-route.ts';
 import { cycleView } from '../routes/cycles/schema.ts';
 import { PageQueryFields, pager } from '../routes/pagination.ts';
@@ -23,7 +24,7 @@ import {
   routeName,
 } from './support/cross-tenant-probe.ts';
 import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
-import { type OpenApiDocument, openApiPath, routesServingLists } from './support/paged-lists.ts';
+import { type OpenApiDocument, routesServingLists } from './support/paged-lists.ts';
 import { createTestApp, login, type TestApp } from './support/test-app.ts';
 
 /*

@@ -64,15 +64,12 @@ export default fp<{ db: Database }>(
       const scopeClientId = scope.kind === 'client' ? scope.clientId : null;
       const rows = events.map((event) => row(this, event, event.clientId === undefined ? scopeClientId : event.clientId));
       for (const observe of observers) observe(this, rows);
-      if (scope.kind === 'client') {
-        // The scoped client injects the request's client; an event for any other is a bug.
-        if (rows.some((r) => r.clientId !== scope.clientId)) throw new AppError('internal', 'audit event for another client');
-        await scope.writeAudit(rows);
-      } else if (scope.kind === 'firm') {
-        await scope.writeAudit(rows);
-      } else {
-        throw new AppError('internal', 'audit outside a unit of work');
+      if (scope.kind === 'none') throw new AppError('internal', 'audit outside a unit of work');
+      // The scoped client injects the request's client; an event for any other is a bug.
+      if (scope.kind === 'client' && rows.some((r) => r.clientId !== scope.clientId)) {
+        throw new AppError('internal', 'audit event for another client');
       }
+      await scope.writeAudit(rows);
     });
     app.decorateRequest('auditFirmWide', async function (this: FastifyRequest, event: Omit<AuditInput, 'clientId'>) {
       // Never silently: a caller whose request holds a unit ends it (rollbackUnit) first.

@@ -41,6 +41,11 @@ function securityOf(entry: RouteTableEntry): Record<string, string[]>[] {
  * route's scope and actors, plus `x-route-scope`, `x-actors`, `x-admin-only`), documents
  * upload bodies as multipart and downloads as bytes.
  */
+/** A Fastify URL pattern in OpenAPI's form: `/api/clients/:clientId` → `/api/clients/{clientId}` (a regex constraint dropped). */
+export function openApiPath(url: string): string {
+  return url.replace(/:(\w+)(\([^)]*\))?/g, '{$1}');
+}
+
 export default fp(
   async (app) => {
     await app.register(swagger, {
@@ -64,7 +69,7 @@ export default fp(
       transformObject: (documentObject) => {
         const spec = (documentObject as { openapiObject: Spec }).openapiObject;
         for (const entry of app.routeTable) {
-          const path = entry.url.replace(/:(\w+)/g, '{$1}');
+          const path = openApiPath(entry.url);
           const operation = spec.paths?.[path]?.[entry.method.toLowerCase()];
           if (!operation) continue;
           operation['x-route-scope'] = entry.scope;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { App } from '../../app.ts';
+import { openApiPath } from '../../plugins/openapi.ts';
 import type { RouteTableEntry } from '../../plugins/scope-enforcer.ts';
 import { cursorScope, sampleCursor } from '../../routes/pagination.ts';
 import { multipartFile } from './http.ts';
@@ -126,7 +127,7 @@ function fillUrl(url: string, values: Readonly<Record<string, string>>): string 
 
 /** The OpenAPI operation of a route; HEAD routes (absent from the document) share their GET's. */
 function operationOf(paths: OpenApiPaths, route: RouteTableEntry): OpenApiOperation | undefined {
-  const path = route.url.replace(/:(\w+)(\([^)]*\))?/g, '{$1}');
+  const path = openApiPath(route.url);
   const method = route.method === 'HEAD' ? 'get' : route.method.toLowerCase();
   return paths[path]?.[method];
 }

@@ -1,3 +1,5 @@
+import { openApiPath } from '../../plugins/openapi.ts';
+
 /*
  * Which operations are lists, read from the OpenAPI document alone — the rule of docs/api.md
  * and routes/pagination.ts: a list is a GET whose 200 body is an object holding exactly one
@@ -81,11 +83,6 @@ export function listOperations(doc: OpenApiDocument): ListOperation[] {
     }
   }
   return lists.sort((a, b) => a.path.localeCompare(b.path));
-}
-
-/** `/api/clients/:clientId/cycles` (Fastify's form, the route table's) → `/api/clients/{clientId}/cycles`. */
-export function openApiPath(url: string): string {
-  return url.replace(/:(\w+)/g, '{$1}');
 }
 
 /**
