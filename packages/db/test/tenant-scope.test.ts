@@ -18,6 +18,7 @@ import { DEMO, seedDemo } from '../src/seed.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
 import type { ScopedTx } from '../src/unit-of-work.ts';
 import { readPrismaSchema } from './prisma-schema.ts';
+import { readTenantTables } from './tenant-tables.ts';
 
 /*
  * Layer 3 of DESIGN.md §4. The decision (scopeOperation) is pure and tested branch by
@@ -470,11 +471,8 @@ describe('the tenant scope against PostgreSQL', () => {
 
   it('the tenant models are exactly the models whose table has a client_id, each mapping clientId to it (Client: clients, by id)', async () => {
     const schema = await readPrismaSchema();
-    const rows = await testDb.owner.prisma.$queryRaw<{ table_name: string }[]>`
-      SELECT c.table_name FROM information_schema.columns c
-      JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-      WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.column_name = 'client_id'`;
-    const withClientId = new Set(rows.map((row) => row.table_name));
+    const tenantTables = await testDb.owner.withSql(readTenantTables);
+    const withClientId = new Set(Object.keys(tenantTables).filter((table) => tenantTables[table] === 'client_id'));
     expect(withClientId.size).toBeGreaterThan(5);
     const byName = new Map(schema.map((model) => [model.name, model]));
     for (const model of schema) {
