@@ -72,7 +72,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       const unit = layers.tenantScope ? await db.clientUnit(clientId, options) : await db.unit(clientContext(clientId), options);
       open.set(this, {
         unit,
-        scope: Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx, writeAudit: (rows) => unit.audit(rows) }),
+        scope: Object.freeze({ kind: 'client', clientId, db: unit.tx as ScopedTx, writeAudit: unit.audit }),
       });
     });
     app.decorateRequest('rollbackUnit', async function (this: FastifyRequest) {
@@ -96,7 +96,7 @@ export default fp<{ db: Database; adminDb: Database; layers: IsolationLayers; ac
       // The admin pool is opened only here: a staff-only route, the admin's session verified.
       const pool = context.role === 'spade_firm_admin' ? adminDb : db;
       const unit = await pool.unit(context, options);
-      open.set(request, { unit, scope: Object.freeze({ kind: 'firm', context, db: unit.tx, writeAudit: (rows) => unit.audit(rows) }) });
+      open.set(request, { unit, scope: Object.freeze({ kind: 'firm', context, db: unit.tx, writeAudit: unit.audit }) });
     });
 
     app.addHook('onSend', async (request) => {
