@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cursorScope, encodeCursor, sampleCursor } from '../routes/pagination.ts';
+import { cursorScope, declaredPagers, encodeCursor, sampleCursor } from '../routes/pagination.ts';
 import { type Headers, multipartFile, type Reply, send } from './support/http.ts';
 import { createTestApp, DEMO, login, type TestApp } from './support/test-app.ts';
 
@@ -283,6 +283,53 @@ describe('walking every list page by page', () => {
     const first = await call('GET', url, admin);
     expect(first.json.files.length).toBe(100);
     expect(first.headers['x-next-cursor']).toBeDefined();
+  });
+
+  it('files written by SQL within one millisecond (microseconds apart, ids against that order) page without a repeat or a gap', async () => {
+    // A cursor carries its time key as a JavaScript Date (milliseconds). Unless the column
+    // stores milliseconds only (migration 0015), rows microseconds apart come back twice.
+    const cycle = await createCycle(clientB, 'same millisecond');
+    const request = await createRequest(clientB, cycle, await createContact(clientB, 'Same ms'));
+    const itemId = request.items[0]?.id as string;
+    const ids = ['00000000-0000-4000-8000-00000000000d', '00000000-0000-4000-8000-00000000000c', '00000000-0000-4000-8000-00000000000b'];
+    await t.owner.withSql(async (sql) => {
+      for (const [index, id] of ids.entries()) {
+        await sql.query(
+          `INSERT INTO files (id, client_id, cycle_id, request_item_id, filename, content_type, size, sha256, storage_key,
+                              uploaded_by_type, uploaded_by_id, created_at)
+           VALUES ($1, $2, $3, $4, $5, 'text/plain', 1, $6, $7, 'staff', $8, $9)`,
+          [
+            id,
+            clientB,
+            cycle,
+            itemId,
+            `same-ms-${index}.txt`,
+            'b'.repeat(64),
+            `same-ms/${id}`,
+            DEMO.staff.admin.id,
+            `2026-11-30 09:00:00.123${index + 1}00+00`,
+          ],
+        );
+      }
+    });
+    const url = `/api/clients/${clientB}/files?requestId=${request.id}`;
+    const walked = await walk(url, 'files', admin, 1);
+    expect(walked.ids).toEqual([...ids].sort());
+    expect(walked.ids).toEqual(await everything(url, 'files', admin));
+  });
+
+  it('every list ordered by an exact instant stores that column to the millisecond (timestamptz(3))', async () => {
+    const instants = declaredPagers().flatMap((defined) => defined.keys.flatMap((key) => (key.kind === 'instant' ? [key.column] : [])));
+    expect(instants).toContain('files.created_at');
+    const precisions = await t.owner.withSql((sql) =>
+      sql.query<{ name: string; precision: number | null; type: string }>(
+        `SELECT table_name || '.' || column_name AS name, datetime_precision AS precision, data_type AS type
+           FROM information_schema.columns WHERE table_schema = 'public' AND table_name || '.' || column_name = ANY($1::text[])`,
+        [instants],
+      ),
+    );
+    expect(precisions.map((row) => row.name).sort()).toEqual([...new Set(instants)].sort());
+    for (const row of precisions) expect(row, row.name).toMatchObject({ precision: 3, type: 'timestamp with time zone' });
   });
 
   it("a client's audit trail (newest first): the walk is exactly the trail as it was; newer events don't appear", async () => {

@@ -21,11 +21,13 @@ import { unstorable } from '../plugins/input-boundary.ts';
  * with (one per instance would break cursors behind a load balancer), so it is validated, not
  * authenticated; forging one gains nothing a caller could not ask for with its own scope.
  *
- * On lists whose keys all compare exactly (text, day) the next page is the rows after the
- * cursor's copy of its keys. On lists with a time key it is read with Prisma's cursor
- * (`cursor: { id }`), which compares against the cursor row's own values inside PostgreSQL —
- * timestamps there have microseconds, more than a JavaScript Date holds, so comparing against
- * the cursor's copy of the key could repeat or skip rows. Only when that row no longer exists (deleted since) does the page fall back to
+ * On lists whose keys all compare exactly (text, day, and `instant`: a timestamptz(3) column,
+ * which a JavaScript Date holds exactly) the next page is the rows after the cursor's copy of
+ * its keys: a plain range, so a deep page is planned and read like the first. On lists with a
+ * microsecond `time` key (the audit trail, whose sealed occurred_at must keep its value) it is
+ * read with Prisma's cursor (`cursor: { id }`), which compares against the cursor row's own
+ * values inside PostgreSQL — comparing against the cursor's millisecond copy could repeat or
+ * skip rows. Only when that row no longer exists (deleted since) does such a page fall back to
  * the copy in the cursor, conservatively: rows sharing the cursor row's millisecond may be
  * repeated, none is skipped.
  */
@@ -76,14 +78,22 @@ export function pagedBody<P extends TProperties>(properties: P) {
 }
 
 /**
- * One sort key: `text` and `day` (a date column) compare exactly; `time` (timestamptz) only
- * to the millisecond in JavaScript. `nullable` keys sort their NULLs last (ascending only).
+ * One sort key: `text`, `day` (a date column) and `instant` (a timestamptz(3) column) compare
+ * exactly; `time` (timestamptz(6)) only to the millisecond in JavaScript. `nullable` keys sort
+ * their NULLs last (ascending only).
  */
-export interface SortKey {
-  field: string;
-  kind: 'text' | 'time' | 'day';
-  nullable?: boolean;
-}
+export type SortKey =
+  | { field: string; kind: 'text' | 'time' | 'day'; nullable?: boolean }
+  | {
+      field: string;
+      kind: 'instant';
+      /**
+       * `table.column` of the field: it must be stored to the millisecond (timestamptz(3)),
+       * or the cursor's copy would not be exact — pagination.test checks it in the catalogue.
+       */
+      column: `${string}.${string}`;
+      nullable?: boolean;
+    };
 
 export interface Pager {
   /** The list's operationId: a cursor names the list it came from. */
@@ -101,6 +111,11 @@ interface Cursor {
 }
 
 const pagers = new Map<string, Pager>();
+
+/** Every list's order, as declared (the tests check each `instant` column's precision). */
+export function declaredPagers(): readonly Pager[] {
+  return [...pagers.values()];
+}
 
 /** Declares a list's order: its sort keys, then `id` in the same direction. */
 export function pager(list: string, direction: 'asc' | 'desc', keys: readonly SortKey[]): Pager {
@@ -190,7 +205,7 @@ export interface PageArgs {
 
 function keyValue(key: SortKey, value: CursorKey): Date | string | null {
   if (value === null) return null;
-  if (key.kind === 'time') return new Date(value);
+  if (key.kind === 'time' || key.kind === 'instant') return new Date(value);
   if (key.kind === 'day') return new Date(`${value}T00:00:00Z`);
   return value;
 }
@@ -298,7 +313,7 @@ export async function readPage<Row extends { id: string }>(
   if (cursor === null) {
     rows = await read(base);
   } else if (defined.keys.every((key) => key.kind !== 'time')) {
-    // Every key compares exactly (text, day): the rows after the cursor's own copy of its keys,
+    // Every key compares exactly (text, day, instant): the rows after the cursor's own copy of its keys,
     // a plain keyset condition — no subqueries for PostgreSQL to plan, and a deleted cursor row
     // changes nothing.
     rows = await read({ ...base, where: { AND: [rangeStart(defined, cursor), afterKeys(defined, cursor)] } });

@@ -11,7 +11,7 @@ import { CreateCycleBody, CycleQuery, CycleView, cycleView, DueSoonQuery, Update
 // Undated cycles come last (NULLS LAST, PostgreSQL's default for ascending), then by creation.
 const CYCLES_PAGE = pager('listCycles', 'asc', [
   { field: 'dueDate', kind: 'day', nullable: true },
-  { field: 'createdAt', kind: 'time' },
+  { field: 'createdAt', kind: 'instant', column: 'cycles.created_at' },
 ]);
 // Only dated cycles are due soon.
 const DUE_SOON_PAGE = pager('listCyclesDueSoon', 'asc', [{ field: 'dueDate', kind: 'day', nullable: true }]);

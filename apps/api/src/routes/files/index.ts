@@ -9,7 +9,7 @@ import { pagedBody, pageQuery, pager, readPage } from '../pagination.ts';
 import { ClientParams, errors, FileParams, Ok, RequestItemParams } from '../schemas.ts';
 import { FileBytes, FileQuery, FileView, fileView, PreviewBytes, uploadErrors } from './schema.ts';
 
-const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+const FILES_PAGE = pager('listFiles', 'asc', [{ field: 'createdAt', kind: 'instant', column: 'files.created_at' }]);
 
 /** What routes/index.ts hands this module: the config (upload storage), no Database. */
 export const routeDeps = ['config'] as const;

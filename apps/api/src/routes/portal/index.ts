@@ -84,7 +84,7 @@ async function notifyStaffWhenComplete(db: ScopedTx, clientId: string, requestId
   if (claimed.count === 1) await enqueueStaffDigest(db, { clientId, cycleRequestId: requestId });
 }
 
-const PORTAL_FILES_PAGE = pager('listPortalFiles', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+const PORTAL_FILES_PAGE = pager('listPortalFiles', 'asc', [{ field: 'createdAt', kind: 'instant', column: 'files.created_at' }]);
 
 /** What routes/index.ts hands this module: a magic link is checked and exchanged before its tenant is known, so on the Database. */
 export const routeDeps = ['config', 'db'] as const;

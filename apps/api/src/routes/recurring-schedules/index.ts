@@ -20,7 +20,9 @@ function singaporeToday(): Date {
   return new Date(Date.UTC(sg.getUTCFullYear(), sg.getUTCMonth(), sg.getUTCDate()));
 }
 
-const SCHEDULES_PAGE = pager('listRecurringSchedules', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+const SCHEDULES_PAGE = pager('listRecurringSchedules', 'asc', [
+  { field: 'createdAt', kind: 'instant', column: 'recurring_schedules.created_at' },
+]);
 
 const recurringSchedules: FastifyPluginAsyncTypebox = async (app) => {
   app.post(

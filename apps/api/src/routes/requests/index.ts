@@ -32,7 +32,7 @@ import {
   requestView,
 } from './schema.ts';
 
-const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+const REQUESTS_PAGE = pager('listRequests', 'asc', [{ field: 'createdAt', kind: 'instant', column: 'cycle_requests.created_at' }]);
 // The console home: a page of the clients served that have open requests, by name.
 const OUTSTANDING_PAGE = pager('listOutstandingItems', 'asc', [{ field: 'name', kind: 'text' }]);
 

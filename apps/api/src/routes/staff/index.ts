@@ -36,7 +36,9 @@ async function requireStaffUser(db: TxClient, staffUserId: string) {
 }
 
 const STAFF_PAGE = pager('listStaffUsers', 'asc', [{ field: 'name', kind: 'text' }]);
-const ASSIGNMENTS_PAGE = pager('listAssignments', 'asc', [{ field: 'createdAt', kind: 'time' }]);
+const ASSIGNMENTS_PAGE = pager('listAssignments', 'asc', [
+  { field: 'createdAt', kind: 'instant', column: 'staff_client_assignments.created_at' },
+]);
 
 const staff: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
