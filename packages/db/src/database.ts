@@ -133,6 +133,14 @@ function databaseOver(
   };
 }
 
+/**
+ * Prisma's error format, the same in every environment. Any other format (Prisma's default
+ * outside NODE_ENV=production) captures a stack trace (`new Error()`) on every model call to
+ * point its messages at the caller's line: ≈ 2–7 % of the request path's CPU (issue 13's
+ * profiles), for messages the API never shows (errors are mapped by code, database-errors.ts).
+ */
+const ERROR_FORMAT = 'minimal';
+
 type DataEnv = { DATABASE_URL?: string | undefined; SPADE_DATA_DIR?: string | undefined };
 
 /** Where the embedded database, stored files and the outbox live (SPADE_DATA_DIR, default ./.spade). */
@@ -171,7 +179,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<UnsafeDataba
       client.on('error', () => undefined);
       foldIntoTransactions(client);
     });
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), errorFormat: ERROR_FORMAT });
     return databaseOver('postgres', prisma, true, {
       async withSql(fn) {
         const client = await pool.connect();
@@ -190,7 +198,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<UnsafeDataba
   }
   if (!target.dataDir.startsWith('memory://')) await mkdir(target.dataDir, { recursive: true });
   const pglite = await PGlite.create(target.dataDir);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), errorFormat: ERROR_FORMAT });
   return databaseOver('pglite', prisma, false, {
     async withSql(fn) {
       return fn(pgliteExecutor(pglite));
