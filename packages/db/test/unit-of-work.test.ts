@@ -9,7 +9,7 @@ import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
 import { clientContext, contextStatement, NO_TENANT, TenantContextError } from '../src/tenant-context.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
-import { AuditNotWritten, openUnit } from '../src/unit-of-work.ts';
+import { AuditNotWritten, openUnit, ScopedClients } from '../src/unit-of-work.ts';
 
 /**
  * On PostgreSQL a unit of work's role and tenant ride on its BEGIN (one round trip, see
@@ -218,5 +218,16 @@ describe('audit rows on COMMIT', () => {
       await prisma.$disconnect();
       await pool.end();
     }
+  });
+});
+
+describe("a Database's scoped clients", () => {
+  it('keeps the most recently used clients: a client used again outlives one used once before it', () => {
+    const kept = new ScopedClients(app.prisma, 2);
+    const first = { acme: kept.for(ACME), borneo: kept.for(BORNEO) };
+    expect(kept.for(ACME)).toBe(first.acme); // used again: now the most recent
+    kept.for('00000000-0000-4000-8000-0000000000c3'); // a third client: the least recently used (Borneo) goes
+    expect(kept.for(ACME)).toBe(first.acme);
+    expect(kept.for(BORNEO)).not.toBe(first.borneo);
   });
 });
