@@ -102,9 +102,15 @@ beforeAll(async () => {
     return r.statusCode === 200 && (await t.owner.prisma.detectionAlert.count({ where: { kind: 'decoy.touched' } })) > 0;
   });
   // That probe was a real touch (by an admin): start the tests from a clean slate of alerts.
-  await t.owner.prisma.$executeRaw`DELETE FROM incident_timeline_entries`;
-  await t.owner.prisma.$executeRaw`DELETE FROM detection_alerts`;
-  await t.owner.prisma.$executeRaw`DELETE FROM incidents`;
+  // One transaction holding the three tables: background work still finishing that touch (the
+  // alert's Slack post adds a timeline entry) waits, instead of landing between two DELETEs
+  // and failing the last one's foreign key.
+  await t.owner.prisma.$transaction([
+    t.owner.prisma.$executeRaw`LOCK TABLE incidents, incident_timeline_entries, detection_alerts IN SHARE ROW EXCLUSIVE MODE`,
+    t.owner.prisma.$executeRaw`DELETE FROM incident_timeline_entries`,
+    t.owner.prisma.$executeRaw`DELETE FROM detection_alerts`,
+    t.owner.prisma.$executeRaw`DELETE FROM incidents`,
+  ]);
 });
 afterAll(async () => {
   for (const app of apps) await app.close();
