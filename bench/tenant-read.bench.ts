@@ -25,6 +25,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
 import { hashPassword, hashToken, isTokenOf, isUuid, newToken } from '@breezycorp/db';
@@ -504,6 +506,12 @@ function row(r: Row): string[] {
 // Uploads: one file through the portal's upload route vs node:http streaming the same
 // request body to disk. curl sends both (a child process: the upload's client does not
 // share this event loop).
+
+/** A full garbage collection of this process, between measurements (never inside one). */
+const collectGarbage: () => void = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
 
 function curlUpload(url: string, file: string, token: string | null): Promise<{ status: number; seconds: number; bytes: number }> {
   const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total} %{size_upload}', '-F', `file=@${file};type=application/pdf`];
@@ -998,8 +1006,17 @@ async function main(): Promise<number> {
       const peak = { portal: 0, node: 0 };
       const rssBefore = process.memoryUsage.rss();
       log(`uploads: ${UPLOAD_RUNS} × ${UPLOAD_MB} MB through each`);
+      // Diagnosis: one profile of the section (both servers' uploads, this thread).
+      const uploadProfiler = PROFILE_DIR ? await startProfile() : null;
       for (let i = 0; i < UPLOAD_RUNS; i++) {
         for (const which of i % 2 === 0 ? (['node', 'portal'] as const) : (['portal', 'node'] as const)) {
+          // Each upload starts with no dirty pages left by the one before: otherwise the kernel's
+          // writeback throttling lands on whichever upload comes next (node → disk measured
+          // 124–485 MB/s from one run to the next without this).
+          await new Promise<void>((resolve, reject) => execFile('sync', (error) => (error ? reject(error) : resolve())));
+          // …and with this process's heap collected: a full collection of the bench's large heap
+          // (every server, their pools, the load results) otherwise lands inside an upload.
+          collectGarbage();
           let top = 0;
           const sampler = setInterval(() => {
             top = Math.max(top, process.memoryUsage.rss());
@@ -1011,6 +1028,7 @@ async function main(): Promise<number> {
           uploads[which].push(result.bytes / 1024 / 1024 / result.seconds);
         }
       }
+      if (uploadProfiler && PROFILE_DIR) await uploadProfiler.stop(path.join(PROFILE_DIR, 'uploads.cpuprofile'));
       const mbps = { portal: median(uploads.portal), node: median(uploads.node) };
       const mb = (n: number) => `${fmt(n / 1024 / 1024)} MB`;
       out.push('');
