@@ -29,7 +29,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
-import { hashPassword, hashToken, isTokenOf, isUuid, newToken } from '@breezycorp/db';
+import { hashPassword, hashToken, isTokenOf, isUuid, newToken, SCOPED_CLIENTS_KEPT } from '@breezycorp/db';
 import { createMigratedDatabase } from '@breezycorp/db/testing';
 import { auditInsertThenCommit, auditValuesLiteral, openDatabase, type UnsafeDatabase } from '@breezycorp/db/unsafe';
 import pg from 'pg';
@@ -51,6 +51,8 @@ const WARMUP_SECONDS = intEnv('BENCH_WARMUP_SECONDS', 2, 0);
 const PREWARM_SECONDS = intEnv('BENCH_PREWARM_SECONDS', 5, 0);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 64, 1);
 const POOL = intEnv('BENCH_POOL', 16, 1);
+/** Tenant-scoped clients each layers-on server keeps (the product's SPADE_SCOPED_CLIENTS); default the product's. */
+const SCOPED_CLIENTS = intEnv('BENCH_SCOPED_CLIENTS', SCOPED_CLIENTS_KEPT, 1);
 const CLIENTS = intEnv('BENCH_CLIENTS', 1_000, 100);
 /** Per client: CYCLES cycles, one request each, ITEMS items per request, FILES files per item → 100 files. */
 const CYCLES = 4;
@@ -613,7 +615,12 @@ async function main(): Promise<number> {
       SPADE_LOGIN_PER_MINUTE: '1000',
       SPADE_UPLOAD_MAX_BYTES: String(Math.max(25, UPLOAD_MB + 1) * 1024 * 1024),
     });
-    const appDb: UnsafeDatabase = await openDatabase({ kind: 'postgres', url: testDb.appUrl, poolMax: POOL });
+    const appDb: UnsafeDatabase = await openDatabase({
+      kind: 'postgres',
+      url: testDb.appUrl,
+      poolMax: POOL,
+      scopedClientsKept: SCOPED_CLIENTS,
+    });
     cleanups.push(() => appDb.close());
     // Admin staff-only routes' own login (the bench's read route is client-scoped and never opens it).
     const adminDb: UnsafeDatabase = await openDatabase({ kind: 'postgres', url: testDb.adminUrl, poolMax: 2 });
@@ -795,6 +802,7 @@ async function main(): Promise<number> {
     out.push('tenant-read bench: GET /api/clients/:clientId/cycles/:cycleId (findUnique + cycle.read audit insert, one transaction)');
     out.push(
       `node ${process.version}, PostgreSQL ${pgVersion}, ${os.cpus().length} CPUs; ${CONNECTIONS} connections, pool ${POOL}, ` +
+        `${fmt(SCOPED_CLIENTS)} scoped clients kept, ` +
         `${SECONDS} s measured after ${WARMUP_SECONDS} s warm-up per server (all pre-warmed ${PREWARM_SECONDS} s), ${ROUNDS} round(s); actor: ${ACTOR}; ${paths.length} clients rotated`,
     );
     out.push(
@@ -865,7 +873,7 @@ async function main(): Promise<number> {
       await seedStaff(smallOwner, adminPasswordHash, adminPasswordHash);
       await seedClients(smallOwner, 1, SMALL_CLIENTS, false);
       const smallCounts = await seedCounts(smallOwner);
-      const smallAppDb = await openDatabase({ kind: 'postgres', url: smallDb.appUrl, poolMax: POOL });
+      const smallAppDb = await openDatabase({ kind: 'postgres', url: smallDb.appUrl, poolMax: POOL, scopedClientsKept: SCOPED_CLIENTS });
       cleanups.push(() => smallAppDb.close());
       const smallAdminDb = await openDatabase({ kind: 'postgres', url: smallDb.adminUrl, poolMax: 2 });
       cleanups.push(() => smallAdminDb.close());

@@ -1,4 +1,4 @@
-import { type DatabaseTarget, dataPaths, targetFromEnv } from '@breezycorp/db';
+import { type DatabaseTarget, dataPaths, SCOPED_CLIENTS_KEPT, targetFromEnv } from '@breezycorp/db';
 
 /** Every environment variable Spade reads, parsed and validated once at boot. */
 export interface Config {
@@ -184,6 +184,8 @@ export function parseConfig(env: Env = process.env): Config {
       url: env.SPADE_APP_DATABASE_URL || appDatabaseUrl(env.DATABASE_URL, env.SPADE_APP_DB_PASSWORD),
       poolMax: int(env, 'SPADE_DB_POOL_MAX', 16),
       acquireTimeoutMs: int(env, 'SPADE_DB_ACQUIRE_TIMEOUT_MS', 3_000),
+      // docs/scaling.md: ≈ 12 KB each once used; a client not kept costs ≈ 75 µs of CPU to rebuild.
+      scopedClientsKept: int(env, 'SPADE_SCOPED_CLIENTS', SCOPED_CLIENTS_KEPT),
     };
     adminDatabase = {
       kind: 'postgres',

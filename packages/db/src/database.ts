@@ -26,6 +26,8 @@ export type DatabaseTarget =
       poolMax?: number;
       /** How long a request may wait for a pooled connection (or a new one) before it fails (ms). */
       acquireTimeoutMs?: number;
+      /** Tenant-scoped clients kept, most recently used first (default SCOPED_CLIENTS_KEPT; unit-of-work.ts). */
+      scopedClientsKept?: number;
     }
   | { kind: 'pglite'; dataDir: string };
 
@@ -90,8 +92,9 @@ function databaseOver(
   prisma: BasePrisma,
   foldsIntoTransactions: boolean,
   rest: Pick<UnsafeDatabase, 'withSql' | 'listen' | 'close'>,
+  scopedClientsKept?: number,
 ): UnsafeDatabase {
-  const scoped = new ScopedClients(prisma);
+  const scoped = new ScopedClients(prisma, scopedClientsKept);
   const starter = { foldsIntoTransactions };
   const unit = (context: TenantContext, options: UnitOfWorkOptions = {}) => openUnit<TxClient>(starter, prisma, context, options, null);
   const clientUnit = (clientId: string, options: UnitOfWorkOptions = {}) => {
@@ -180,21 +183,27 @@ export async function openDatabase(target: DatabaseTarget): Promise<UnsafeDataba
       foldIntoTransactions(client);
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), errorFormat: ERROR_FORMAT });
-    return databaseOver('postgres', prisma, true, {
-      async withSql(fn) {
-        const client = await pool.connect();
-        try {
-          return await fn(pgExecutor(client));
-        } finally {
-          client.release();
-        }
+    return databaseOver(
+      'postgres',
+      prisma,
+      true,
+      {
+        async withSql(fn) {
+          const client = await pool.connect();
+          try {
+            return await fn(pgExecutor(client));
+          } finally {
+            client.release();
+          }
+        },
+        listen: (channel, onNotify, onReconnect) => listenWithReconnect(target.url, channel, onNotify, onReconnect),
+        async close() {
+          await prisma.$disconnect();
+          await pool.end();
+        },
       },
-      listen: (channel, onNotify, onReconnect) => listenWithReconnect(target.url, channel, onNotify, onReconnect),
-      async close() {
-        await prisma.$disconnect();
-        await pool.end();
-      },
-    });
+      target.scopedClientsKept,
+    );
   }
   if (!target.dataDir.startsWith('memory://')) await mkdir(target.dataDir, { recursive: true });
   const pglite = await PGlite.create(target.dataDir);

@@ -38,3 +38,4 @@ export {
   TenantContextError,
 } from './tenant-context.ts';
 export type { ScopedTx, TxClient, UnitOfWork, UnitOfWorkOptions } from './unit-of-work.ts';
+export { SCOPED_CLIENTS_KEPT } from './unit-of-work.ts';

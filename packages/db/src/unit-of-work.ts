@@ -64,8 +64,10 @@ export class ScopedClients {
   readonly #byClient = new Map<string, ScopedPrisma>();
   constructor(
     readonly prisma: BasePrisma,
-    readonly kept = SCOPED_CLIENTS_KEPT,
-  ) {}
+    readonly kept: number = SCOPED_CLIENTS_KEPT,
+  ) {
+    if (!Number.isInteger(kept) || kept < 1) throw new RangeError(`scoped clients kept must be a positive integer, got ${kept}`);
+  }
   for(clientId: string): ScopedPrisma {
     let scoped = this.#byClient.get(clientId);
     if (scoped) {
