@@ -15,18 +15,16 @@
  * 2xx, a request errors, or the audit rows do not match the responses.
  * Run: `pnpm bench` (see bench/README.md for the environment variables).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import inspector from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type App, buildApp, type IsolationLayers, ALL_LAYERS_OFF as OFF, parseConfig } from '@breezycorp/api';
 import { hashPassword, hashToken, isTokenOf, isUuid, newToken, SCOPED_CLIENTS_KEPT } from '@breezycorp/db';
@@ -509,12 +507,6 @@ function row(r: Row): string[] {
 // request body to disk. curl sends both (a child process: the upload's client does not
 // share this event loop).
 
-/** A full garbage collection of this process, between measurements (never inside one). */
-const collectGarbage: () => void = (() => {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-})();
-
 function curlUpload(url: string, file: string, token: string | null): Promise<{ status: number; seconds: number; bytes: number }> {
   const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total} %{size_upload}', '-F', `file=@${file};type=application/pdf`];
   if (token) args.push('-H', `authorization: Bearer ${token}`);
@@ -527,21 +519,36 @@ function curlUpload(url: string, file: string, token: string | null): Promise<{ 
   });
 }
 
-function nodeDiskServer(dir: string): http.Server {
-  let n = 0;
-  return http.createServer((req, res) => {
-    pipeline(req, createWriteStream(path.join(dir, `node-upload-${n++}`))).then(
-      () => {
-        res.writeHead(201, { 'content-type': 'application/json' });
-        res.end('{}');
-      },
-      (error: unknown) => {
-        log(`node upload server error: ${String(error)}`);
-        res.writeHead(500);
-        res.end();
-      },
-    );
+/** The upload section's servers (upload-servers.ts) in a child process: their URLs, its RSS, and a stop. */
+async function startUploadServers(
+  env: Record<string, string>,
+): Promise<{ api: string; node: string; rss(): number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(path.dirname(fileURLToPath(import.meta.url)), 'upload-servers.ts')], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const end = buffered.indexOf('\n');
+      if (end >= 0) resolve(buffered.slice(0, end));
+    });
+    child.once('exit', (code) => reject(new Error(`upload servers exited (${code}) before listening`)));
+  });
+  const { api, node } = JSON.parse(first) as { api: string; node: string };
+  const page = 4096;
+  return {
+    api,
+    node,
+    rss: () => Number(readFileSync(`/proc/${child.pid}/statm`, 'utf8').split(' ')[1]) * page,
+    async stop() {
+      child.stdin.end();
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      child.kill();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1006,37 +1013,37 @@ async function main(): Promise<number> {
           [hashToken(contactToken)],
         )
       ).rows[0]!;
-      const portalUrl = `${servers[0]!.url}/api/portal/clients/${ids.client_id}/items/${ids.item_id}/files`;
-      const diskDir = path.join(dataDir, 'node-uploads');
-      await mkdir(diskDir, { recursive: true });
-      const nodeUrl = await listenRaw(nodeDiskServer(diskDir));
+      // Both servers in a child process of their own (upload-servers.ts): not in this process's large heap.
+      const uploadServers = await startUploadServers({
+        BENCH_APP_DB_URL: testDb.appUrl,
+        BENCH_ADMIN_DB_URL: testDb.adminUrl,
+        BENCH_DATA_DIR: dataDir,
+        BENCH_UPLOAD_MAX_BYTES: String(Math.max(25, UPLOAD_MB + 1) * 1024 * 1024),
+      });
+      cleanups.push(() => uploadServers.stop());
+      const portalUrl = `${uploadServers.api}/api/portal/clients/${ids.client_id}/items/${ids.item_id}/files`;
+      const nodeUrl = uploadServers.node;
       const uploads = { portal: [] as number[], node: [] as number[] };
       const peak = { portal: 0, node: 0 };
-      const rssBefore = process.memoryUsage.rss();
+      const rssBefore = uploadServers.rss();
       log(`uploads: ${UPLOAD_RUNS} × ${UPLOAD_MB} MB through each`);
-      // Diagnosis: one profile of the section (both servers' uploads, this thread).
-      const uploadProfiler = PROFILE_DIR ? await startProfile() : null;
       for (let i = 0; i < UPLOAD_RUNS; i++) {
         for (const which of i % 2 === 0 ? (['node', 'portal'] as const) : (['portal', 'node'] as const)) {
           // Each upload starts with no dirty pages left by the one before: otherwise the kernel's
           // writeback throttling lands on whichever upload comes next (node → disk measured
           // 124–485 MB/s from one run to the next without this).
           await new Promise<void>((resolve, reject) => execFile('sync', (error) => (error ? reject(error) : resolve())));
-          // …and with this process's heap collected: a full collection of the bench's large heap
-          // (every server, their pools, the load results) otherwise lands inside an upload.
-          collectGarbage();
           let top = 0;
           const sampler = setInterval(() => {
-            top = Math.max(top, process.memoryUsage.rss());
+            top = Math.max(top, uploadServers.rss());
           }, 5);
           const result = await curlUpload(which === 'portal' ? portalUrl : nodeUrl, file, which === 'portal' ? contactToken : null);
           clearInterval(sampler);
-          peak[which] = Math.max(peak[which], top, process.memoryUsage.rss());
+          peak[which] = Math.max(peak[which], top, uploadServers.rss());
           if (result.status !== 201) throw new Error(`${which} upload returned ${result.status}`);
           uploads[which].push(result.bytes / 1024 / 1024 / result.seconds);
         }
       }
-      if (uploadProfiler && PROFILE_DIR) await uploadProfiler.stop(path.join(PROFILE_DIR, 'uploads.cpuprofile'));
       const mbps = { portal: median(uploads.portal), node: median(uploads.node) };
       const mb = (n: number) => `${fmt(n / 1024 / 1024)} MB`;
       out.push('');
@@ -1059,7 +1066,9 @@ async function main(): Promise<number> {
       out.push(
         `portal ÷ node streaming to disk = ${fmt(mbps.portal / mbps.node, 2)}× (target ≥ 0.50×); RSS before the uploads ${mb(rssBefore)}`,
       );
-      out.push('RSS is the whole bench process (all servers and their pools), sampled every 5 ms during each upload.');
+      out.push(
+        'Both servers run in one child process of their own (upload-servers.ts); RSS is that process (sampled every 5 ms during each upload).',
+      );
     }
 
     out.push('');
