@@ -34,6 +34,11 @@ function securityOf(entry: RouteTableEntry): Record<string, string[]>[] {
   return requirements.filter((r, i) => !('bearerAuth' in r) || requirements.findIndex((o) => 'bearerAuth' in o) === i);
 }
 
+/** A Fastify URL pattern in OpenAPI's form: `/api/clients/:clientId` → `/api/clients/{clientId}` (a regex constraint dropped). */
+export function openApiPath(url: string): string {
+  return url.replace(/:(\w+)(\([^)]*\))?/g, '{$1}');
+}
+
 /**
  * `GET /openapi.json`: OpenAPI 3 from the route schemas, lint-clean under Redocly's
  * recommended rules (`openapi-contract.test.ts`). Every operation names itself (operationId,
@@ -41,11 +46,6 @@ function securityOf(entry: RouteTableEntry): Record<string, string[]>[] {
  * route's scope and actors, plus `x-route-scope`, `x-actors`, `x-admin-only`), documents
  * upload bodies as multipart and downloads as bytes.
  */
-/** A Fastify URL pattern in OpenAPI's form: `/api/clients/:clientId` → `/api/clients/{clientId}` (a regex constraint dropped). */
-export function openApiPath(url: string): string {
-  return url.replace(/:(\w+)(\([^)]*\))?/g, '{$1}');
-}
-
 export default fp(
   async (app) => {
     await app.register(swagger, {
