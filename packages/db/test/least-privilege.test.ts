@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPasswordWithParams, hashToken, newToken } from '../src/secrets.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
+import { pgExecutor } from '../src/sql-executor.ts';
 import { createMigratedDatabase } from '../src/testing.ts';
 import { readTenantTables } from './tenant-tables.ts';
 
@@ -83,7 +84,7 @@ beforeAll(async () => {
     DEMO.staff.admin.id,
     hashToken(newToken('staff')),
   ]);
-  TENANT_TABLES = await readTenantTables(owner);
+  TENANT_TABLES = await readTenantTables(pgExecutor(owner));
   expect(Object.keys(TENANT_TABLES).length).toBeGreaterThan(10);
   app = new pg.Client({ connectionString: testDb.appUrl });
   await app.connect();

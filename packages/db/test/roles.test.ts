@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/secrets.ts';
 import { DEMO, seedDemo } from '../src/seed.ts';
+import { pgExecutor } from '../src/sql-executor.ts';
 import { createMigratedDatabase, type TestDatabase } from '../src/testing.ts';
 import { readTenantTables } from './tenant-tables.ts';
 
@@ -80,7 +81,7 @@ beforeAll(async () => {
     DEMO.clients.borneo,
     DEMO.staff.staff.id,
   ]);
-  TENANT_TABLES = await readTenantTables(owner);
+  TENANT_TABLES = await readTenantTables(pgExecutor(owner));
   WITH_ROWS = [];
   for (const [table, column] of Object.entries(TENANT_TABLES)) {
     if ((await count(owner, `SELECT count(*)::int AS n FROM ${table}`)) > 0) WITH_ROWS.push([table, column]);
