@@ -620,7 +620,6 @@ async function main(): Promise<number> {
       SPADE_DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       SPADE_LOGIN_PER_MINUTE: '1000',
-      SPADE_UPLOAD_MAX_BYTES: String(Math.max(25, UPLOAD_MB + 1) * 1024 * 1024),
     });
     const appDb: UnsafeDatabase = await openDatabase({
       kind: 'postgres',
