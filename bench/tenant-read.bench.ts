@@ -1040,9 +1040,10 @@ async function main(): Promise<number> {
           }, 5);
           const result = await curlUpload(which === 'portal' ? portalUrl : nodeUrl, file, which === 'portal' ? contactToken : null);
           clearInterval(sampler);
-          peak[which] = Math.max(peak[which], top, uploadServers.rss());
           if (result.status !== 201) throw new Error(`${which} upload returned ${result.status}`);
-          if (i >= 0) uploads[which].push(result.bytes / 1024 / 1024 / result.seconds);
+          if (i < 0) continue; // a warm-up: neither its rate nor its RSS is counted
+          peak[which] = Math.max(peak[which], top, uploadServers.rss());
+          uploads[which].push(result.bytes / 1024 / 1024 / result.seconds);
         }
       }
       const mbps = { portal: median(uploads.portal), node: median(uploads.node) };
