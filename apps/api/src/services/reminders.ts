@@ -1,36 +1,40 @@
+import { addDays, type CalendarDate, firmDate, firmInstant, wallClock } from '@breezycorp/db/pdpa-clocks';
+
 /**
  * Reminder cadence and stop conditions: pure decisions (unit-tested without a database);
  * the scheduler in delivery/reminder-scheduler.ts applies them in each client's unit of work.
  *
- * Reminders go out in the firm's business hours: Monday to Friday, 09:00–18:00 in
- * Asia/Singapore (UTC+8 all year, no daylight saving). Public holidays are not modelled.
+ * Reminders go out in the firm's business hours: Monday to Friday, 09:00–18:00 on the firm's
+ * wall clock (Asia/Singapore; its calendar arithmetic is the PDPA clocks' own, in
+ * @breezycorp/db/pdpa-clocks). Public holidays are not modelled.
  */
 
-const SGT_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 const OPENS_AT_HOUR = 9;
 const CLOSES_AT_HOUR = 18;
 
-/** The wall clock in Singapore, as a Date whose UTC fields read Singapore's time. */
-function singaporeWallClock(t: Date): Date {
-  return new Date(t.getTime() + SGT_OFFSET_MS);
+/** 0 (Sunday) … 6 (Saturday) of a calendar date. */
+function weekday(date: CalendarDate): number {
+  return new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
 }
 
 export function isBusinessHours(t: Date): boolean {
-  const sg = singaporeWallClock(t);
-  const day = sg.getUTCDay();
-  const hour = sg.getUTCHours();
-  return day >= 1 && day <= 5 && hour >= OPENS_AT_HOUR && hour < CLOSES_AT_HOUR;
+  const w = wallClock(t);
+  const day = weekday(w);
+  return day >= 1 && day <= 5 && w.hour >= OPENS_AT_HOUR && w.hour < CLOSES_AT_HOUR;
 }
 
-/** `t` itself when inside business hours, otherwise the next opening (09:00 SGT on a weekday). */
+/** `t` itself when inside business hours, otherwise the next opening (09:00 on the firm's next weekday). */
 export function nextBusinessTime(t: Date): Date {
   if (isBusinessHours(t)) return t;
-  const sg = singaporeWallClock(t);
-  // Start from today's opening in Singapore; move a day forward until it is a weekday opening after t.
-  let opening = Date.UTC(sg.getUTCFullYear(), sg.getUTCMonth(), sg.getUTCDate(), OPENS_AT_HOUR) - SGT_OFFSET_MS;
-  while (opening <= t.getTime() || !isBusinessHours(new Date(opening))) opening += DAY_MS;
-  return new Date(opening);
+  // Start from today's opening on the firm's calendar; move a day forward until it is a weekday opening after t.
+  let day = firmDate(t);
+  let opening = firmInstant(day, OPENS_AT_HOUR);
+  while (opening.getTime() <= t.getTime() || !isBusinessHours(opening)) {
+    day = addDays(day, 1);
+    opening = firmInstant(day, OPENS_AT_HOUR);
+  }
+  return opening;
 }
 
 export interface Cadence {
@@ -46,9 +50,9 @@ export interface Cadence {
 export function firstReminderAt(cadence: Cadence, sentAt: Date, dueDate: Date | null): Date | null {
   if (cadence.max <= 0 || cadence.everyDays === null) return null;
   if (cadence.startDaysBeforeDue !== null && dueDate) {
-    // The due date is a calendar date: its start in Singapore, minus X days, at opening.
-    const dueDay = Date.UTC(dueDate.getUTCFullYear(), dueDate.getUTCMonth(), dueDate.getUTCDate(), OPENS_AT_HOUR) - SGT_OFFSET_MS;
-    const start = new Date(dueDay - cadence.startDaysBeforeDue * DAY_MS);
+    // The due date is a calendar date (a DATE column, read at UTC midnight): X days before it, at the firm's opening.
+    const due: CalendarDate = { year: dueDate.getUTCFullYear(), month: dueDate.getUTCMonth() + 1, day: dueDate.getUTCDate() };
+    const start = firmInstant(addDays(due, -cadence.startDaysBeforeDue), OPENS_AT_HOUR);
     if (start.getTime() > sentAt.getTime()) return nextBusinessTime(start);
   }
   return nextBusinessTime(new Date(sentAt.getTime() + cadence.everyDays * DAY_MS));
