@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { incidentClocks } from '../clocks.ts';
 import { emit, timeOption, withExamples, withJson } from '../command-helpers.ts';
 import { withUnsafeOwnerDatabase } from '../database.ts';
-import { formatFirmTime } from '../firm-time.ts';
+import { FIRM_TIME_ZONE, formatFirmTime } from '../firm-time.ts';
 import { clockLine } from '../incident-report.ts';
 import { incidentTimes, loadIncident } from '../incidents.ts';
 import type { Io } from '../io.ts';
@@ -125,7 +125,7 @@ export function registerIncidentCommands(program: Command, io: Io) {
   ).action(async (incidentId: string, options: { now?: Date; json?: boolean }) => {
     const found = await withUnsafeOwnerDatabase(io, (db) => loadIncident(db.prisma, incidentId));
     const clocks = incidentClocks(incidentTimes(found), options.now ?? new Date());
-    emit(io, options.json, { incidentId: found.id, timeZone: 'Asia/Singapore', clocks }, () => [
+    emit(io, options.json, { incidentId: found.id, timeZone: FIRM_TIME_ZONE, clocks }, () => [
       `incident ${found.id}: opened ${formatFirmTime(found.openedAt)}`,
       ...clocks.map(clockLine),
     ]);

@@ -1,3 +1,5 @@
+import { FIRM_TIME_ZONE } from '@breezycorp/db/pdpa-clocks';
+
 /**
  * The three mails Spade sends, as plain text and HTML. Rendered by the delivery worker at
  * send time from the request's current state — a reminder lists what is still outstanding
@@ -13,8 +15,9 @@ export interface RenderedBody {
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
-const sgDate = (d: Date) =>
-  new Intl.DateTimeFormat('en-SG', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Singapore' }).format(d);
+/** A time as the firm reads it (its zone, Singapore's format). */
+const firmTimeFormat = new Intl.DateTimeFormat('en-SG', { dateStyle: 'medium', timeStyle: 'short', timeZone: FIRM_TIME_ZONE });
+const sgDate = (d: Date) => firmTimeFormat.format(d);
 
 function page(paragraphs: string[], list: string[] | null, link: { url: string; label: string } | null, footer: string): string {
   const body = [
