@@ -13,28 +13,24 @@ const DAY_MS = 86_400_000;
 const OPENS_AT_HOUR = 9;
 const CLOSES_AT_HOUR = 18;
 
-/** 0 (Sunday) … 6 (Saturday) of a calendar date. */
-function weekday(date: CalendarDate): number {
-  return new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
+/** Monday to Friday: a calendar date's weekday (0 is Sunday). */
+function isWeekday(date: CalendarDate): boolean {
+  const day = new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
+  return day >= 1 && day <= 5;
 }
 
 export function isBusinessHours(t: Date): boolean {
   const w = wallClock(t);
-  const day = weekday(w);
-  return day >= 1 && day <= 5 && w.hour >= OPENS_AT_HOUR && w.hour < CLOSES_AT_HOUR;
+  return isWeekday(w) && w.hour >= OPENS_AT_HOUR && w.hour < CLOSES_AT_HOUR;
 }
 
 /** `t` itself when inside business hours, otherwise the next opening (09:00 on the firm's next weekday). */
 export function nextBusinessTime(t: Date): Date {
   if (isBusinessHours(t)) return t;
-  // Start from today's opening on the firm's calendar; move a day forward until it is a weekday opening after t.
+  // The first weekday from today (on the firm's calendar) whose opening is still ahead of t.
   let day = firmDate(t);
-  let opening = firmInstant(day, OPENS_AT_HOUR);
-  while (opening.getTime() <= t.getTime() || !isBusinessHours(opening)) {
-    day = addDays(day, 1);
-    opening = firmInstant(day, OPENS_AT_HOUR);
-  }
-  return opening;
+  while (!isWeekday(day) || firmInstant(day, OPENS_AT_HOUR).getTime() <= t.getTime()) day = addDays(day, 1);
+  return firmInstant(day, OPENS_AT_HOUR);
 }
 
 export interface Cadence {
