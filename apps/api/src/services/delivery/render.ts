@@ -16,8 +16,7 @@ const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** A time as the firm reads it (its zone, Singapore's format). */
-const firmTimeFormat = new Intl.DateTimeFormat('en-SG', { dateStyle: 'medium', timeStyle: 'short', timeZone: FIRM_TIME_ZONE });
-const sgDate = (d: Date) => firmTimeFormat.format(d);
+const firmTime = new Intl.DateTimeFormat('en-SG', { dateStyle: 'medium', timeStyle: 'short', timeZone: FIRM_TIME_ZONE });
 
 function page(paragraphs: string[], list: string[] | null, link: { url: string; label: string } | null, footer: string): string {
   const body = [
@@ -57,7 +56,7 @@ function contactLinkMail(mail: {
   buttonLabel: string;
   expiresAt: Date;
 }): RenderedBody {
-  const until = `The link works until ${sgDate(mail.expiresAt)} (Singapore time).`;
+  const until = `The link works until ${firmTime.format(mail.expiresAt)} (Singapore time).`;
   return {
     subject: mail.subject,
     text: [
